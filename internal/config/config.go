@@ -1,0 +1,171 @@
+// Package config defines Switchboard's YAML configuration: one typed tree
+// with documented defaults, a strict decoder whose errors name the path of
+// the offending key, and validation that lists every problem at once.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole file. Every field's comment gives its default.
+type Config struct {
+	// Listen is the address for WebSocket clients and the @connections API.
+	// Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// API describes the WebSocket API.
+	API API `yaml:"api"`
+	// Stage is the one deployed stage: its name is the URL path.
+	Stage Stage `yaml:"stage"`
+	// Management configures the @connections API.
+	Management Management `yaml:"management"`
+	// Integrations are the backends, by name.
+	Integrations map[string]*Integration `yaml:"integrations"`
+	// Routes map route keys ($connect, $disconnect, $default, custom) to integrations.
+	Routes map[string]*Route `yaml:"routes"`
+	// ShutdownTimeout bounds a graceful stop: connections are closed with
+	// 1001 and $disconnect deliveries awaited for at most this long. Default 10s.
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// API is the API-level settings.
+type API struct {
+	// ID is the apiId in events. Default: 10 characters derived from Name.
+	ID string `yaml:"id"`
+	// Name names the API. Default "switchboard".
+	Name string `yaml:"name"`
+	// RouteSelectionExpression picks a message's route. Default $request.body.action.
+	RouteSelectionExpression string `yaml:"routeSelectionExpression"`
+}
+
+// Stage is the stage settings and per-connection limits.
+type Stage struct {
+	// Name is the stage: clients connect to ws://LISTEN/NAME. Default "dev".
+	Name string `yaml:"name"`
+	// Variables are stage variables, usable as ${stageVariables.NAME} in
+	// integration URIs, request parameters and mock templates.
+	Variables map[string]string `yaml:"variables"`
+	// Limits bound every connection.
+	Limits Limits `yaml:"limits"`
+}
+
+// Limits are per-connection limits. The defaults are API Gateway's.
+type Limits struct {
+	// IdleTimeout closes a connection (1001 "Going away") after this long
+	// without a data message in either direction. Default 10m.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxConnectionDuration closes a connection (1001 "Going away") this long
+	// after it opened. Default 2h.
+	MaxConnectionDuration Duration `yaml:"maxConnectionDuration"`
+	// MaxMessageBytes is the largest message, after reassembling fragments;
+	// larger closes with 1009. Default 131072 (128 KiB).
+	MaxMessageBytes int `yaml:"maxMessageBytes"`
+	// MaxFrameBytes is the largest frame; larger closes with 1009. Messages
+	// sent to clients are fragmented into frames of at most this size.
+	// Default 32768 (32 KiB).
+	MaxFrameBytes int `yaml:"maxFrameBytes"`
+	// BinaryFrames is "reject" (close 1003, as API Gateway) or "allow" (the
+	// message reaches integrations base64-encoded with isBase64Encoded true).
+	// Default "reject".
+	BinaryFrames string `yaml:"binaryFrames"`
+	// SendQueueBytes bounds the bytes waiting to be written to one client.
+	// A full queue makes @connections POST answer 429; a message the
+	// gateway itself must send to a full queue closes the connection with
+	// 1008 "Slow client". Default 1048576 (1 MiB).
+	SendQueueBytes int `yaml:"sendQueueBytes"`
+	// WriteTimeout bounds one write to a client; a client that reads nothing
+	// for this long is closed as slow (1008). Default 10s.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	// MaxInflightMessages bounds the messages of one connection being handled
+	// by integrations at once; further reads wait. Default 16.
+	MaxInflightMessages int `yaml:"maxInflightMessages"`
+	// HandshakeTimeout bounds reading the upgrade request. It does not
+	// include the $connect integration, which has its own timeout. Default 10s.
+	HandshakeTimeout Duration `yaml:"handshakeTimeout"`
+	// MaxConnections bounds open connections; more are refused with 429
+	// before $connect runs. 0 means no limit. Default 0.
+	MaxConnections int `yaml:"maxConnections"`
+}
+
+// Management configures the @connections API.
+type Management struct {
+	// Auth is "sigv4" (verify AWS Signature Version 4 against Credentials)
+	// or "none" (anyone who reaches the listener may manage connections;
+	// logged as a warning). Default "sigv4".
+	Auth string `yaml:"auth"`
+	// Credentials are the access keys accepted on @connections (service
+	// execute-api, any region).
+	Credentials []Credential `yaml:"credentials"`
+	// MaxClockSkew bounds the difference between a signed request's time
+	// and the gateway's clock. Default 5m.
+	MaxClockSkew Duration `yaml:"maxClockSkew"`
+}
+
+// Credential is one accepted access key.
+type Credential struct {
+	AccessKeyID     string `yaml:"accessKeyId"`
+	SecretAccessKey string `yaml:"secretAccessKey"`
+	// SessionToken, when set, must match the request's X-Amz-Security-Token.
+	SessionToken string `yaml:"sessionToken"`
+}
+
+// Integration types.
+const (
+	TypeAWSProxy  = "AWS_PROXY"
+	TypeHTTPProxy = "HTTP_PROXY"
+	TypeMock      = "MOCK"
+)
+
+// Integration is one backend.
+type Integration struct {
+	// Type is AWS_PROXY (a Lambda function ARN, or an http(s) URL that
+	// receives the same event JSON), HTTP_PROXY (the raw message to an HTTP
+	// endpoint) or MOCK (a response built from a template). Required.
+	Type string `yaml:"type"`
+	// URI is the Lambda ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME, or
+	// the arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/ARN/invocations
+	// form) or the http(s) URL. ${stageVariables.X} is substituted.
+	URI string `yaml:"uri"`
+	// IntegrationMethod is the HTTP method for HTTP_PROXY. Default POST.
+	IntegrationMethod string `yaml:"integrationMethod"`
+	// TimeoutInMillis bounds one call; on expiry the client gets
+	// {"message": "Endpoint request timed out", ...}. 50 to 900000. Default 29000.
+	TimeoutInMillis int `yaml:"timeoutInMillis"`
+	// RequestParameters map integration.request.header.X or
+	// integration.request.querystring.X to route.request.header.X,
+	// route.request.querystring.X ($connect only), route.request.body.PATH,
+	// context.X, stageVariables.X or 'static text'. HTTP_PROXY only.
+	RequestParameters map[string]string `yaml:"requestParameters"`
+	// Response is the MOCK integration's reply.
+	Response *MockResponse `yaml:"response"`
+}
+
+// MockResponse is what a MOCK integration returns. Body and header values
+// are templates: $request.body (the whole message), $request.body.PATH,
+// $context.X and $stageVariables.X, with ${...} to delimit.
+type MockResponse struct {
+	// StatusCode is the reply's status: on $connect, 2xx accepts the
+	// connection and anything else refuses it with that HTTP status.
+	// Default 200.
+	StatusCode int `yaml:"statusCode"`
+	// Headers are reply headers; on $connect only Sec-WebSocket-Protocol is used.
+	Headers map[string]string `yaml:"headers"`
+	// Body is the reply body, sent to the client when the route has a route
+	// response. Default empty.
+	Body string `yaml:"body"`
+}
+
+// Route binds a route key to an integration.
+type Route struct {
+	// Integration names an entry of integrations. Required.
+	Integration string `yaml:"integration"`
+	// RouteResponseSelectionExpression, when "$default", makes the route
+	// two-way: the integration's response body is sent to the client.
+	// Default empty (one-way).
+	RouteResponseSelectionExpression string `yaml:"routeResponseSelectionExpression"`
+}
+
+// Duration is a time.Duration written as "10m", "1h30m", "250ms".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,196 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const fullExample = `
+listen: 127.0.0.1:8080
+api:
+  id: a1b2c3d4e5
+  name: chat
+  routeSelectionExpression: $request.body.action
+stage:
+  name: dev
+  variables: {backend: 127.0.0.1:9000}
+management:
+  auth: sigv4
+  credentials:
+    - {accessKeyId: AKIDEXAMPLE, secretAccessKey: "${SB_SECRET}"}
+integrations:
+  connect: {type: AWS_PROXY, uri: "arn:aws:lambda:us-east-1:000000000000:function:chat-connect"}
+  message: {type: AWS_PROXY, uri: "http://${stageVariables.backend}/events", timeoutInMillis: 29000}
+  relay:   {type: HTTP_PROXY, uri: "http://127.0.0.1:9000/relay",
+            requestParameters: {"integration.request.header.connectionId": "context.connectionId"}}
+  echo:    {type: MOCK, response: {body: $request.body}}
+routes:
+  $connect:    {integration: connect}
+  $disconnect: {integration: connect}
+  $default:    {integration: echo, routeResponseSelectionExpression: $default}
+  sendMessage: {integration: message}
+`
+
+func TestParseFullExample(t *testing.T) {
+	cfg, err := Parse([]byte(fullExample), env(map[string]string{"SB_SECRET": "s3cret"}))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got := cfg.Management.Credentials[0].SecretAccessKey; got != "s3cret" {
+		t.Errorf("secret = %q, want the environment's value", got)
+	}
+	if got := cfg.Integrations["message"].URI; got != "http://${stageVariables.backend}/events" {
+		t.Errorf("stage variable reference was touched by env substitution: %q", got)
+	}
+	if uri, _ := cfg.SubstituteStageVariables(cfg.Integrations["message"].URI); uri != "http://127.0.0.1:9000/events" {
+		t.Errorf("substituted uri = %q", uri)
+	}
+	l := cfg.Stage.Limits
+	if l.IdleTimeout.D() != 10*time.Minute || l.MaxConnectionDuration.D() != 2*time.Hour ||
+		l.MaxMessageBytes != 128<<10 || l.MaxFrameBytes != 32<<10 || l.BinaryFrames != BinaryReject {
+		t.Errorf("limits not defaulted to AWS values: %+v", l)
+	}
+	if cfg.Integrations["relay"].IntegrationMethod != "POST" || cfg.Integrations["connect"].TimeoutInMillis != 29000 {
+		t.Errorf("integration defaults not applied: %+v %+v", cfg.Integrations["relay"], cfg.Integrations["connect"])
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each must appear in the problem list
+	}{
+		{"unknown integration", `
+management: {auth: none}
+integrations: {message: {type: MOCK}}
+routes: {sendMessage: {integration: mesage}}`,
+			[]string{`routes.sendMessage.integration: unknown integration "mesage" (did you mean "message"?)`}},
+		{"unknown keys everywhere", `
+management: {auth: none}
+stage: {name: dev, limit: {}}
+integrations: {m: {type: MOCK, tiemout: 5}}
+routes: {$default: {integration: m, extra: 1}}
+bogus: true`,
+			[]string{"stage.limit: unknown key (line 3)", "integrations.m.tiemout: unknown key", "routes.$default.extra: unknown key", "bogus: unknown key"}},
+		{"type errors name the path", `
+management: {auth: none}
+stage:
+  limits:
+    maxFrameBytes: lots
+    idleTimeout: forever
+integrations: {m: {type: MOCK}}
+routes: {$default: {integration: m}}`,
+			[]string{"stage.limits.maxFrameBytes: cannot unmarshal", "stage.limits.idleTimeout: invalid duration \"forever\""}},
+		{"missing env", `
+management: {credentials: [{accessKeyId: A, secretAccessKey: "${NOPE}"}]}
+integrations: {m: {type: MOCK}}
+routes: {$default: {integration: m}}`,
+			[]string{"management.credentials[0].secretAccessKey: environment variable NOPE is not set"}},
+		{"everything else", `
+listen: nocolon
+api: {id: "bad id!", routeSelectionExpression: "${request.body.x"}
+stage:
+  name: "a/b"
+  variables: {"bad-name": x}
+  limits: {maxFrameBytes: 200000, binaryFrames: maybe, sendQueueBytes: 10}
+management: {auth: sigv4}
+integrations:
+  a: {type: AWS_PROXY, uri: "arn:aws:lambda:us-east-1:1:fn:x"}
+  b: {type: HTTP_PROXY, uri: "ftp://x", integrationMethod: FETCH, requestParameters: {"integration.request.body": "x", "integration.request.header.h": "nowhere.x"}}
+  c: {type: AWS_PROXY, uri: "http://${stageVariables.missing}/x", timeoutInMillis: 10}
+  d: {type: SOAP}
+  e: {type: MOCK, uri: "http://x", response: {statusCode: 42, body: "${context.x"}}
+  f: {type: AWS_PROXY, uri: "http://x/", requestParameters: {"integration.request.header.a": "'x'"}}
+routes:
+  $custom: {integration: a}
+  x: {}
+  y: {integration: a, routeResponseSelectionExpression: "$request.body.x"}`,
+			[]string{
+				"listen: want host:port",
+				`api.id: "bad id!"`,
+				"api.routeSelectionExpression: unterminated ${",
+				`stage.name: "a/b"`,
+				"stage.variables.bad-name: variable names",
+				"stage.limits.maxFrameBytes: 200000 is larger than maxMessageBytes",
+				`stage.limits.binaryFrames: "maybe"`,
+				"stage.limits.sendQueueBytes: 10 cannot hold one message",
+				"management.credentials: auth sigv4 needs at least one credential",
+				"integrations.a.uri: not a Lambda function ARN",
+				`integrations.b.uri: "ftp://x"`,
+				`integrations.b.integrationMethod: "FETCH"`,
+				"integrations.b.requestParameters.integration.request.body: want integration.request.header.NAME",
+				`integrations.b.requestParameters.integration.request.header.h: "nowhere.x"`,
+				`integrations.c.uri: stage variable "missing" is not defined`,
+				"integrations.c.timeoutInMillis: 10: want 50 to 900000",
+				`integrations.d.type: "SOAP"`,
+				"integrations.e.uri: MOCK takes no uri",
+				"integrations.e.response.statusCode: 42",
+				"integrations.e.response.body: unterminated ${",
+				"integrations.f.requestParameters: only HTTP_PROXY takes requestParameters",
+				`routes.$custom: route key "$custom": keys starting with $ are reserved`,
+				"routes.x.integration: required",
+				`routes.y.routeResponseSelectionExpression: "$request.body.x": only $default is supported`,
+			}},
+		{"no routes", `management: {auth: none}`, []string{"routes: no routes"}},
+		{"not yaml", "listen: [", []string{"not valid YAML"}},
+		{"empty", "", []string{"config: the file is empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), env(nil))
+			var p Problems
+			if !errors.As(err, &p) {
+				t.Fatalf("Parse error = %v, want Problems", err)
+			}
+			all := p.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("problems lack %q; got:\n%s", w, all)
+				}
+			}
+			for _, line := range p {
+				if !strings.Contains(line, ": ") {
+					t.Errorf("problem %q does not start with a path", line)
+				}
+			}
+		})
+	}
+}
+
+func TestEnvDefaultSyntax(t *testing.T) {
+	cfg, err := Parse([]byte(`
+listen: "${HOST:-127.0.0.1}:${PORT:-9999}"
+management: {auth: none}
+integrations: {m: {type: MOCK}}
+routes: {$default: {integration: m}}`), env(map[string]string{"PORT": "7000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7000" {
+		t.Errorf("listen = %q, want 127.0.0.1:7000", cfg.Listen)
+	}
+}
+
+func TestDemoIsValid(t *testing.T) {
+	cfg := Demo()
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Stage.Name != "dev" {
+		t.Errorf("demo listens on %s stage %s", cfg.Listen, cfg.Stage.Name)
+	}
+	if cfg.Routes["$default"] == nil || cfg.Routes["whoami"] == nil {
+		t.Error("demo lacks its echo and whoami routes")
+	}
+}
+
+func TestDeriveAPIID(t *testing.T) {
+	a, b := DeriveAPIID("chat"), DeriveAPIID("chat")
+	if a != b || len(a) != 10 || !apiIDRE.MatchString(a) || a == DeriveAPIID("other") {
+		t.Errorf("DeriveAPIID: %q %q", a, b)
+	}
+}
