@@ -26,9 +26,11 @@ func ParseLambdaURI(uri string) (LambdaFunction, error) {
 	if rest, ok := strings.CutPrefix(uri, "arn:"); ok {
 		parts := strings.SplitN(rest, ":", 5)
 		if len(parts) == 5 && parts[1] == "apigateway" {
-			const pfx, sfx = "lambda:path/2015-03-31/functions/", "/invocations"
+			// arn:aws:apigateway:REGION:lambda:path/...: "lambda" stands where
+			// the account would.
+			const pfx, sfx = "path/2015-03-31/functions/", "/invocations"
 			p := parts[4]
-			if !strings.HasPrefix(p, pfx) || !strings.HasSuffix(p, sfx) || len(p) <= len(pfx)+len(sfx) {
+			if parts[3] != "lambda" || !strings.HasPrefix(p, pfx) || !strings.HasSuffix(p, sfx) || len(p) <= len(pfx)+len(sfx) {
 				return LambdaFunction{}, fmt.Errorf("not a Lambda invocation URI: want arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations")
 			}
 			return parseFunctionARN(p[len(pfx) : len(p)-len(sfx)])
