@@ -1,0 +1,63 @@
+package registry
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+)
+
+// IDLen is the length of every id: 15 URL-safe base64 characters and "=",
+// the shape of API Gateway's connection, request and message ids.
+const IDLen = 16
+
+// IDs mints ids. Each id packs 11 bytes: the second it was minted (4
+// bytes), this node's id (3 bytes, random per process unless given) and a
+// counter (4 bytes, random start). Ids never repeat within a process (the
+// counter would have to wrap within one second), and across restarts they
+// differ by time and by node id.
+type IDs struct {
+	node    [3]byte
+	counter atomic.Uint32
+}
+
+// NewIDs returns a generator with a random node id.
+func NewIDs() *IDs {
+	var seed [7]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic("registry: no randomness: " + err.Error())
+	}
+	g := &IDs{}
+	copy(g.node[:], seed[:3])
+	g.counter.Store(binary.BigEndian.Uint32(seed[3:]))
+	return g
+}
+
+// Node returns the 3-byte node id embedded in every id.
+func (g *IDs) Node() [3]byte { return g.node }
+
+// New returns a fresh id.
+func (g *IDs) New() string {
+	var raw [11]byte
+	binary.BigEndian.PutUint32(raw[0:4], uint32(time.Now().Unix()))
+	copy(raw[4:7], g.node[:])
+	binary.BigEndian.PutUint32(raw[7:11], g.counter.Add(1))
+	var out [IDLen]byte
+	base64.URLEncoding.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+// ValidID reports whether s has the shape of an id (it may still be unknown).
+func ValidID(s string) bool {
+	if len(s) != IDLen || s[IDLen-1] != '=' {
+		return false
+	}
+	for i := 0; i < IDLen-1; i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package registry
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestIDShapeAndUniqueness(t *testing.T) {
+	g := NewIDs()
+	seen := make(map[string]bool, 100000)
+	for range 100000 {
+		id := g.New()
+		if !ValidID(id) {
+			t.Fatalf("id %q has the wrong shape", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+	// Another generator (another process, or this one restarted) in the
+	// same second differs by node id.
+	other := NewIDs()
+	for range 1000 {
+		if id := other.New(); seen[id] {
+			t.Fatalf("generators collided on %q", id)
+		}
+	}
+}
+
+func TestValidID(t *testing.T) {
+	for _, ok := range []string{"R1kmxc2VNjMCFIA=", "eHrdFcnvvHcCE-w=", "FYnvDeD_NjMCKlg="} {
+		if !ValidID(ok) {
+			t.Errorf("ValidID(%q) = false", ok)
+		}
+	}
+	for _, bad := range []string{"", "R1kmxc2VNjMCFIA", "R1kmxc2VNjMCFIA==", "R1kmxc2VNjMC+IA=", "R1kmxc2VNjMC/IA="} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q) = true", bad)
+		}
+	}
+}
+
+func TestRegistryConcurrent(t *testing.T) {
+	r := New[int]()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				id := fmt.Sprintf("%d-%d", w, i)
+				r.Add(id, i)
+				if v, ok := r.Get(id); !ok || v != i {
+					t.Errorf("Get(%s) = %d, %v", id, v, ok)
+				}
+				if i%2 == 0 {
+					r.Remove(id)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := r.Len(); n != 8*500 {
+		t.Errorf("Len = %d, want %d", n, 8*500)
+	}
+	if n := len(r.Snapshot()); n != 8*500 {
+		t.Errorf("Snapshot has %d entries", n)
+	}
+}

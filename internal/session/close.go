@@ -1,0 +1,88 @@
+package session
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Close codes Switchboard sends, and the reasons that go with them in
+// close frames and $disconnect events.
+const (
+	CodeNormal        = 1000 // DeleteConnection
+	CodeGoingAway     = 1001 // idle timeout, maximum duration, shutdown
+	CodeProtocolError = 1002 // malformed frames
+	CodeUnsupported   = 1003 // binary frame while binaryFrames is reject
+	CodeNoStatus      = 1005 // the client's close frame had no code (never sent)
+	CodeAbnormal      = 1006 // the TCP connection dropped without a close frame (never sent)
+	CodeInvalidData   = 1007 // a text message that is not UTF-8
+	CodeSlowClient    = 1008 // the client did not read its messages in time
+	CodeTooBig        = 1009 // a frame or message over the limit
+)
+
+// Reasons paired with the codes above.
+const (
+	ReasonNormal        = "Connection Closed Normally"
+	ReasonGoingAway     = "Going away"
+	ReasonProtocolError = "Protocol error"
+	ReasonUnsupported   = "Binary frames are not supported"
+	ReasonNoStatus      = "Client-side close frame status not set"
+	ReasonAbnormal      = "Connection closed abnormally"
+	ReasonInvalidData   = "Invalid UTF-8 in text message"
+	ReasonSlowClient    = "Slow client"
+	ReasonFrameTooBig   = "Frame too big"
+	ReasonMessageTooBig = "Message too big"
+)
+
+// Close starts the close handshake: code and reason are recorded (unless
+// a close is already under way), a close frame is queued behind any
+// pending messages, and the client has CloseGrace to answer before the
+// TCP connection is dropped. It returns at once; HandleClose follows.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startCloseLocked(code, reason)
+}
+
+func (c *Conn) startCloseLocked(code int, reason string) {
+	if c.closeCode == 0 {
+		c.closeCode, c.closeReason = code, reason
+	}
+	if c.closeSent || c.sockClosed {
+		return
+	}
+	c.closeSent = true
+	body := ws.NewCloseFrameBody(ws.StatusCode(code), reason)
+	if code == CodeNoStatus {
+		body = nil // 1005 must not appear on the wire: echo an empty close
+	}
+	c.enqueueLocked(encodeFrame(nil, ws.OpClose, true, body))
+	c.closeDeadline = time.Now().Add(c.opts.CloseGrace)
+	c.conn.SetReadDeadline(c.closeDeadline)
+}
+
+// abortLocked drops the TCP connection without a close handshake,
+// recording code and reason if nothing was recorded yet.
+func (c *Conn) abortLocked(code int, reason string) {
+	if c.closeCode == 0 {
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.queue, c.queued = nil, 0
+	c.closeSocketLocked()
+}
+
+// finish runs when the reader stops: the socket is closed (after the
+// writer drains, if it is running), and the handler hears the end.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	c.readerDone = true
+	if c.closeCode == 0 {
+		c.closeCode, c.closeReason = CodeAbnormal, ReasonAbnormal
+	}
+	if !c.writing {
+		c.closeSocketLocked()
+	}
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	c.handler.HandleClose(c, code, reason)
+}

@@ -1,0 +1,117 @@
+// Package session runs one client WebSocket connection: a reader that
+// turns frames into messages, a bounded send queue drained by a writer that
+// exists only while there is something to write, the idle and maximum-age
+// timers, and the close handshake with its close codes.
+//
+// An idle connection holds no goroutine other than its reader, no read
+// buffer (frame headers are read into the reader's stack) and no write
+// buffer (frames are allocated when sent and dropped once written).
+package session
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options are the limits every connection runs under. One Options value is
+// shared by all connections and must not change after the first Serve.
+type Options struct {
+	IdleTimeout     time.Duration
+	MaxDuration     time.Duration
+	MaxMessageBytes int
+	MaxFrameBytes   int
+	AllowBinary     bool
+	SendQueueBytes  int
+	WriteTimeout    time.Duration
+	MaxInflight     int
+	// CloseGrace is how long to wait for the client's close frame after
+	// sending ours before dropping the TCP connection.
+	CloseGrace time.Duration
+	// Stats receives counters; may be nil.
+	Stats *Stats
+}
+
+// Stats counts events across connections.
+type Stats struct {
+	SlowClosed     atomic.Int64 // connections cut because they did not read
+	QueueRejected  atomic.Int64 // sends refused with ErrQueueFull
+	ProtocolClosed atomic.Int64 // connections closed for a protocol or limit violation
+}
+
+// Handler receives a connection's messages and its end.
+type Handler interface {
+	// HandleMessage is called on the reader goroutine for each complete
+	// message; msg is owned by the handler. Blocking here stops reading.
+	HandleMessage(c *Conn, msg []byte, binary bool)
+	// HandleClose is called once, after the connection is closed, with the
+	// close code and reason for the $disconnect event.
+	HandleClose(c *Conn, code int, reason string)
+}
+
+// Info describes a connection for events and the @connections API.
+type Info struct {
+	ID          string
+	SourceIP    string
+	UserAgent   string
+	DomainName  string // the Host the client connected to
+	ConnectedAt int64  // Unix milliseconds
+}
+
+// Conn is one client connection.
+type Conn struct {
+	Info
+	conn       net.Conn
+	opts       *Options
+	handler    Handler
+	lastActive atomic.Int64 // Unix ms of the last data message in or out
+
+	mu            sync.Mutex
+	queue         [][]byte // encoded frames waiting for the writer
+	queued        int      // bytes in queue and in the writer's hands
+	writing       bool     // a writer goroutine is running
+	closeSent     bool     // our close frame is queued: no more data frames
+	closeCode     int      // the close recorded first, by either side
+	closeReason   string
+	closeDeadline time.Time
+	readerDone    bool // the reader has finished; the writer closes the socket when drained
+	sockClosed    bool
+	sem           chan struct{} // bounds in-flight messages; made on first use
+}
+
+// New wraps an upgraded connection. Call Serve to run it.
+func New(conn net.Conn, info Info, opts *Options, h Handler) *Conn {
+	c := &Conn{Info: info, conn: conn, opts: opts, handler: h}
+	c.lastActive.Store(info.ConnectedAt)
+	return c
+}
+
+// LastActiveAt returns the time of the last data message in or out, in
+// Unix milliseconds.
+func (c *Conn) LastActiveAt() int64 { return c.lastActive.Load() }
+
+func (c *Conn) touch() { c.lastActive.Store(time.Now().UnixMilli()) }
+
+// Acquire takes one of the connection's in-flight message slots, waiting
+// while all are taken. Only the reader (HandleMessage) calls it.
+func (c *Conn) Acquire() {
+	c.mu.Lock()
+	if c.sem == nil {
+		c.sem = make(chan struct{}, max(c.opts.MaxInflight, 1))
+	}
+	sem := c.sem
+	c.mu.Unlock()
+	sem <- struct{}{}
+}
+
+// Release returns a slot taken by Acquire.
+func (c *Conn) Release() { <-c.sem }
+
+// closeSocketLocked closes the TCP connection once. c.mu must be held.
+func (c *Conn) closeSocketLocked() {
+	if !c.sockClosed {
+		c.sockClosed = true
+		c.conn.Close()
+	}
+}
