@@ -196,7 +196,7 @@ func FuzzAppendJSONString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ours := appendJSONString(nil, s)
+		ours := AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(ours, &back); err != nil {
 			t.Fatalf("%q encoded to invalid JSON %s: %v", s, ours, err)

@@ -112,7 +112,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 			dst = base64.StdEncoding.AppendEncode(dst, e.Body)
 			dst = append(dst, '"')
 		} else {
-			dst = appendJSONBytes(dst, e.Body)
+			dst = AppendJSONBytes(dst, e.Body)
 		}
 	}
 	dst = append(dst, `,"isBase64Encoded":`...)
@@ -122,15 +122,15 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 
 func (e *Event) appendRequestContext(dst []byte) []byte {
 	dst = append(dst, `{"routeKey":`...)
-	dst = appendJSONString(dst, e.RouteKey)
+	dst = AppendJSONString(dst, e.RouteKey)
 	if e.Type == Message {
 		dst = append(dst, `,"messageId":`...)
-		dst = appendJSONString(dst, e.MessageID)
+		dst = AppendJSONString(dst, e.MessageID)
 	}
 	dst = append(dst, `,"eventType":"`...)
 	dst = append(dst, e.Type.String()...)
 	dst = append(dst, `","extendedRequestId":`...)
-	dst = appendJSONString(dst, e.RequestID)
+	dst = AppendJSONString(dst, e.RequestID)
 	dst = append(dst, `,"requestTime":"`...)
 	dst = time.UnixMilli(e.RequestTime).UTC().AppendFormat(dst, "02/Jan/2006:15:04:05 -0700")
 	dst = append(dst, `","messageDirection":"IN"`...)
@@ -138,10 +138,10 @@ func (e *Event) appendRequestContext(dst []byte) []byte {
 		dst = append(dst, `,"disconnectStatusCode":`...)
 		dst = strconv.AppendInt(dst, int64(e.DisconnectStatusCode), 10)
 		dst = append(dst, `,"disconnectReason":`...)
-		dst = appendJSONString(dst, e.DisconnectReason)
+		dst = AppendJSONString(dst, e.DisconnectReason)
 	}
 	dst = append(dst, `,"stage":`...)
-	dst = appendJSONString(dst, e.Stage)
+	dst = AppendJSONString(dst, e.Stage)
 	dst = append(dst, `,"connectedAt":`...)
 	dst = strconv.AppendInt(dst, e.ConnectedAt, 10)
 	dst = append(dst, `,"requestTimeEpoch":`...)
@@ -149,19 +149,19 @@ func (e *Event) appendRequestContext(dst []byte) []byte {
 	dst = append(dst, `,"identity":{`...)
 	if e.UserAgent != "" {
 		dst = append(dst, `"userAgent":`...)
-		dst = appendJSONString(dst, e.UserAgent)
+		dst = AppendJSONString(dst, e.UserAgent)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"sourceIp":`...)
-	dst = appendJSONString(dst, e.SourceIP)
+	dst = AppendJSONString(dst, e.SourceIP)
 	dst = append(dst, `},"requestId":`...)
-	dst = appendJSONString(dst, e.RequestID)
+	dst = AppendJSONString(dst, e.RequestID)
 	dst = append(dst, `,"domainName":`...)
-	dst = appendJSONString(dst, e.DomainName)
+	dst = AppendJSONString(dst, e.DomainName)
 	dst = append(dst, `,"connectionId":`...)
-	dst = appendJSONString(dst, e.ConnectionID)
+	dst = AppendJSONString(dst, e.ConnectionID)
 	dst = append(dst, `,"apiId":`...)
-	dst = appendJSONString(dst, e.APIID)
+	dst = AppendJSONString(dst, e.APIID)
 	return append(dst, '}')
 }
 
@@ -189,16 +189,16 @@ func appendHeaders(dst []byte, hs []Header) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, g.name)
+		dst = AppendJSONString(dst, g.name)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, g.values[len(g.values)-1])
+		dst = AppendJSONString(dst, g.values[len(g.values)-1])
 	}
 	dst = append(dst, `},"multiValueHeaders":{`...)
 	for i, g := range groups {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, g.name)
+		dst = AppendJSONString(dst, g.name)
 		dst = append(dst, ':')
 		dst = appendStringList(dst, g.values)
 	}
@@ -216,17 +216,17 @@ func appendQuery(dst []byte, q url.Values) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		vs := q[k]
-		dst = appendJSONString(dst, vs[len(vs)-1])
+		dst = AppendJSONString(dst, vs[len(vs)-1])
 	}
 	dst = append(dst, `},"multiValueQueryStringParameters":{`...)
 	for i, k := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		dst = appendStringList(dst, q[k])
 	}
@@ -244,9 +244,9 @@ func appendStringMap(dst []byte, m map[string]string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, m[k])
+		dst = AppendJSONString(dst, m[k])
 	}
 	return append(dst, '}')
 }
@@ -257,7 +257,7 @@ func appendStringList(dst []byte, vs []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, v)
+		dst = AppendJSONString(dst, v)
 	}
 	return append(dst, ']')
 }

@@ -13,10 +13,10 @@ const (
 //	{"message": "Forbidden", "connectionId":"XDmENcnwIE0CFEQ=", "requestId":"XDmGEE2RoE0FRdQ="}
 func AppendErrorFrame(dst []byte, message, connectionID, requestID string) []byte {
 	dst = append(dst, `{"message": `...)
-	dst = appendJSONString(dst, message)
+	dst = AppendJSONString(dst, message)
 	dst = append(dst, `, "connectionId":`...)
-	dst = appendJSONString(dst, connectionID)
+	dst = AppendJSONString(dst, connectionID)
 	dst = append(dst, `, "requestId":`...)
-	dst = appendJSONString(dst, requestID)
+	dst = AppendJSONString(dst, requestID)
 	return append(dst, '}')
 }

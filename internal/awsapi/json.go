@@ -7,9 +7,9 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD, as encoding/json does.
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -59,7 +59,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendJSONBytes is appendJSONString for a byte slice, without copying it.
-func appendJSONBytes(dst, b []byte) []byte {
-	return appendJSONString(dst, unsafe.String(unsafe.SliceData(b), len(b)))
+// AppendJSONBytes is AppendJSONString for a byte slice, without copying it.
+func AppendJSONBytes(dst, b []byte) []byte {
+	return AppendJSONString(dst, unsafe.String(unsafe.SliceData(b), len(b)))
 }

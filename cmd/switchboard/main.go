@@ -1,0 +1,195 @@
+// Command switchboard runs a WebSocket API the way AWS API Gateway does:
+// `switchboard serve [--config FILE]`, `switchboard validate --config FILE`,
+// `switchboard version`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/switchboardgw/switchboard/internal/config"
+	"github.com/switchboardgw/switchboard/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `Usage:
+  switchboard serve [--config FILE] [--log-format text|json] [--log-level debug|info|warn|error]
+      Serve the API in FILE; without --config, the built-in demo API on 127.0.0.1:8080.
+  switchboard validate --config FILE
+      Check FILE and list every problem; exit 1 if there are any.
+  switchboard version
+      Print the version.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "switchboard", versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default: the built-in demo API)")
+	format := fs.String("log-format", "text", "log format: text or json")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, *format, *level)
+	if err != nil {
+		fmt.Fprintln(stderr, "switchboard:", err)
+		return 2
+	}
+
+	var cfg *config.Config
+	if *path == "" {
+		cfg = config.Demo()
+	} else if cfg, err = config.Load(*path); err != nil {
+		fmt.Fprintf(stderr, "switchboard: %s:\n%v\n", *path, err)
+		return 1
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		log.Error("cannot build the gateway", slog.String("error", err.Error()))
+		return 1
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", slog.String("listen", cfg.Listen), slog.String("error", err.Error()))
+		return 1
+	}
+	log.Info("serving",
+		slog.String("version", versionString()),
+		slog.String("websocket", fmt.Sprintf("ws://%s/%s", ln.Addr(), cfg.Stage.Name)),
+		slog.String("connections", fmt.Sprintf("http://%s/%s/@connections/{connectionId}", ln.Addr(), cfg.Stage.Name)))
+	if *path == "" {
+		printDemoHelp(stdout, ln.Addr().String(), cfg)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			log.Error("serve failed", slog.String("error", err.Error()))
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down: closing connections with 1001", slog.Int("connections", srv.Connections()),
+		slog.Duration("timeout", cfg.ShutdownTimeout.D()))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", slog.String("error", err.Error()))
+		return 1
+	}
+	return 0
+}
+
+func printDemoHelp(w io.Writer, addr string, cfg *config.Config) {
+	cred := cfg.Management.Credentials[0]
+	fmt.Fprintf(w, `
+Switchboard is serving its built-in demo API at ws://%[1]s/%[2]s
+
+Try it with wscat (npm i -g wscat, or npx wscat):
+  wscat -c ws://%[1]s/%[2]s
+  > hello                  echoed back by the $default route (a MOCK integration)
+  > {"action":"whoami"}    your connection id, source IP, stage and request id
+
+Then push to your connection through the @connections API, as a backend would:
+  AWS_ACCESS_KEY_ID=%[3]s AWS_SECRET_ACCESS_KEY=%[4]s \
+  aws apigatewaymanagementapi post-to-connection --region us-east-1 \
+    --endpoint-url http://%[1]s/%[2]s --connection-id CONNECTION_ID --data 'hello from the backend'
+
+Stop with Ctrl-C. Serve your own API with: switchboard serve --config FILE
+
+`, addr, cfg.Stage.Name, cred.AccessKeyID, cred.SecretAccessKey)
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "switchboard validate: --config FILE is required")
+		return 2
+	}
+	if _, err := config.Load(*path); err != nil {
+		var problems config.Problems
+		if errors.As(err, &problems) {
+			for _, p := range problems {
+				fmt.Fprintln(stdout, p)
+			}
+			fmt.Fprintf(stderr, "%s: %d problem(s)\n", *path, len(problems))
+		} else {
+			fmt.Fprintln(stderr, "switchboard:", err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid\n", *path)
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/switchboardgw/switchboard/internal/awsapi"
+)
+
+// maxHeadBytes bounds a request head (request line and headers); it is
+// also the http.Server's MaxHeaderBytes.
+const maxHeadBytes = 32 << 10
+
+// headListener wraps accepted connections in headConn.
+type headListener struct{ net.Listener }
+
+func (l headListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &headConn{Conn: c, recording: true}, nil
+}
+
+// headConn records the raw bytes of the first request head read from a
+// connection. net/http canonicalizes header names (Sec-Websocket-Key);
+// API Gateway hands the $connect integration the client's own spelling
+// (Sec-WebSocket-Key, x-api-key), and handlers index headers by it.
+type headConn struct {
+	net.Conn
+	head      []byte
+	recording bool
+}
+
+func (c *headConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.recording && n > 0 {
+		c.head = append(c.head, p[:n]...)
+		if i := bytes.Index(c.head, []byte("\r\n\r\n")); i >= 0 {
+			c.head, c.recording = c.head[:i+2], false
+		} else if len(c.head) > maxHeadBytes {
+			c.head, c.recording = nil, false
+		}
+	}
+	return n, err
+}
+
+type headConnKey struct{}
+
+func withHeadConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, headConnKey{}, c)
+}
+
+// requestHeaders returns the request's headers in arrival order with the
+// client's spelling when the raw head is at hand (the first request on a
+// connection), else with Go's canonical names. The raw head is released.
+func requestHeaders(r *http.Request) []awsapi.Header {
+	if hc, ok := r.Context().Value(headConnKey{}).(*headConn); ok && hc.head != nil {
+		raw := string(hc.head)
+		hc.head = nil
+		if hs, ok := parseHead(raw, r); ok {
+			return hs
+		}
+	}
+	hs := []awsapi.Header{{Name: "Host", Value: r.Host}}
+	for name, vals := range r.Header {
+		for _, v := range vals {
+			hs = append(hs, awsapi.Header{Name: name, Value: v})
+		}
+	}
+	return hs
+}
+
+// parseHead reads header lines from a raw request head. It checks that the
+// head belongs to r (same request line target) before trusting it.
+func parseHead(raw string, r *http.Request) ([]awsapi.Header, bool) {
+	line, rest, ok := strings.Cut(raw, "\r\n")
+	if !ok || !strings.HasPrefix(line, r.Method+" "+r.RequestURI+" ") {
+		return nil, false
+	}
+	var hs []awsapi.Header
+	for rest != "" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		if line == "" {
+			break
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, false
+		}
+		hs = append(hs, awsapi.Header{Name: name, Value: strings.Trim(value, " \t")})
+	}
+	return hs, true
+}

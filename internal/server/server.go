@@ -1,0 +1,198 @@
+// Package server is Switchboard's composition root: it builds the route
+// table, integrations, registry, management API and session limits from a
+// configuration, serves WebSocket clients and the @connections API on one
+// listener, and drains connections on shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboardgw/switchboard/internal/config"
+	"github.com/switchboardgw/switchboard/internal/dispatch"
+	"github.com/switchboardgw/switchboard/internal/integration"
+	"github.com/switchboardgw/switchboard/internal/integration/awsproxy"
+	"github.com/switchboardgw/switchboard/internal/management"
+	"github.com/switchboardgw/switchboard/internal/registry"
+	"github.com/switchboardgw/switchboard/internal/route"
+	"github.com/switchboardgw/switchboard/internal/session"
+	"github.com/switchboardgw/switchboard/internal/sigv4"
+)
+
+// closeGrace is how long a closing connection waits for the client's
+// close frame before the TCP connection is dropped.
+const closeGrace = 3 * time.Second
+
+// Server is one running gateway.
+type Server struct {
+	cfg        *config.Config
+	log        *slog.Logger
+	ids        *registry.IDs
+	conns      *registry.Registry[*session.Conn]
+	dispatch   *dispatch.Dispatcher
+	management *management.Handler
+	opts       session.Options
+	stats      session.Stats
+	http       *http.Server
+	stagePath  string
+
+	live      sync.WaitGroup // connections between upgrade and HandleClose
+	liveCount atomic.Int64
+	pending   atomic.Int64 // handshakes waiting on $connect
+	stopping  atomic.Bool
+
+	// integrationCtx is the parent of every integration call; cancelled
+	// when shutdown stops waiting.
+	integrationCtx    context.Context
+	cancelIntegration context.CancelFunc
+}
+
+// New builds a server from a validated configuration.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	routes, err := buildRoutes(cfg, awsproxy.NewLambdaClients(), integration.NewHTTPClient())
+	if err != nil {
+		return nil, err
+	}
+	selection, err := route.Compile(cfg.API.RouteSelectionExpression, route.Selection)
+	if err != nil {
+		return nil, fmt.Errorf("api.routeSelectionExpression: %w", err)
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		ids:       registry.NewIDs(),
+		conns:     registry.New[*session.Conn](),
+		stagePath: "/" + cfg.Stage.Name,
+	}
+	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
+	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
+		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
+	}, s.ids, log)
+
+	l := cfg.Stage.Limits
+	s.opts = session.Options{
+		IdleTimeout:     l.IdleTimeout.D(),
+		MaxDuration:     l.MaxConnectionDuration.D(),
+		MaxMessageBytes: l.MaxMessageBytes,
+		MaxFrameBytes:   l.MaxFrameBytes,
+		AllowBinary:     l.BinaryFrames == config.BinaryAllow,
+		SendQueueBytes:  l.SendQueueBytes,
+		WriteTimeout:    l.WriteTimeout.D(),
+		MaxInflight:     l.MaxInflightMessages,
+		CloseGrace:      closeGrace,
+		Stats:           &s.stats,
+	}
+
+	var verifier *sigv4.Verifier
+	if cfg.Management.Auth == config.AuthSigV4 {
+		creds := make([]sigv4.Credential, len(cfg.Management.Credentials))
+		for i, c := range cfg.Management.Credentials {
+			creds[i] = sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+		}
+		verifier = sigv4.NewVerifier("execute-api", creds, cfg.Management.MaxClockSkew.D(), nil)
+	}
+	s.management = management.New(management.Options{
+		Stage: cfg.Stage.Name, Conns: s.conns, Verifier: verifier,
+		AllowBinary: s.opts.AllowBinary, IDs: s.ids, Log: log,
+	})
+
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: l.HandshakeTimeout.D(),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeadBytes,
+		ConnContext:       withHeadConn,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.Management.Auth == config.AuthNone {
+		s.log.Warn("management API has no authentication (management.auth: none): anyone who reaches the listener can post to and close connections",
+			slog.String("listen", ln.Addr().String()))
+	}
+	err := s.http.Serve(headListener{ln})
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeHTTP routes a request: the stage path is the WebSocket endpoint,
+// {stage}/@connections/... the management API; anything else is answered
+// like API Gateway answers an unknown path.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	switch {
+	case path == s.stagePath || path == s.stagePath+"/":
+		s.handshake(w, r)
+	case s.management.Matches(path):
+		s.management.ServeHTTP(w, r)
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"message":"Forbidden"}`))
+	}
+}
+
+// HandleMessage implements session.Handler.
+func (s *Server) HandleMessage(c *session.Conn, msg []byte, binary bool) {
+	s.dispatch.HandleMessage(c, msg, binary)
+}
+
+// HandleClose implements session.Handler: the connection leaves the
+// registry (so @connections answers 410) and $disconnect runs.
+func (s *Server) HandleClose(c *session.Conn, code int, reason string) {
+	s.conns.Remove(c.ID)
+	s.dispatch.HandleClose(&c.Info, code, reason)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("disconnected", slog.String("connectionId", c.ID), slog.Int("code", code), slog.String("reason", reason))
+	}
+	s.liveCount.Add(-1)
+	s.live.Done()
+}
+
+// Connections returns the number of open connections.
+func (s *Server) Connections() int { return int(s.liveCount.Load()) }
+
+// Stats returns the session counters.
+func (s *Server) Stats() *session.Stats { return &s.stats }
+
+// Shutdown stops the gateway in stages: stop accepting and finish pending
+// handshakes, close every connection with 1001 "Going away", wait for the
+// connections to end and their $disconnect deliveries, and give up on
+// whatever is left when ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	err := s.http.Shutdown(ctx)
+	for _, c := range s.conns.Snapshot() {
+		c.Close(session.CodeGoingAway, session.ReasonGoingAway)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.live.Wait()
+		s.dispatch.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("shutdown: %d connections or $disconnect deliveries left: %w", s.Connections(), ctx.Err()))
+	}
+	s.cancelIntegration()
+	s.log.Info("stopped",
+		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),
+		slog.Int64("sendsRejectedQueueFull", s.stats.QueueRejected.Load()),
+		slog.Int64("protocolCloses", s.stats.ProtocolClosed.Load()))
+	return err
+}
