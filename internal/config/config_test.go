@@ -138,6 +138,12 @@ routes:
 				"routes.x.integration: required",
 				`routes.y.routeResponseSelectionExpression: "$request.body.x": only $default is supported`,
 			}},
+		{"decode and semantic problems together", `
+management: {auth: none}
+stage: {limits: {maxFrameBytes: lots}, bogus: 1}
+integrations: {m: {type: MOCK}}
+routes: {$default: {integration: n}}`,
+			[]string{"stage.limits.maxFrameBytes: cannot unmarshal", "stage.bogus: unknown key", `routes.$default.integration: unknown integration "n"`}},
 		{"no routes", `management: {auth: none}`, []string{"routes: no routes"}},
 		{"not yaml", "listen: [", []string{"not valid YAML"}},
 		{"empty", "", []string{"config: the file is empty"}},

@@ -60,14 +60,30 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 			w.problems = append(w.problems, w.locate(msg))
 		}
 	}
-	if len(w.problems) > 0 {
-		return nil, sortProblems(w.problems)
-	}
+	// Validate even a partly decoded file, so one run lists every problem;
+	// a path that failed to decode is not reported twice.
 	cfg.applyDefaults()
-	if p := cfg.Validate(); len(p) > 0 {
-		return nil, p
+	problems := w.problems
+	for _, p := range cfg.Validate() {
+		if !mentionsPath(w.problems, p) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, sortProblems(problems)
 	}
 	return &cfg, nil
+}
+
+// mentionsPath reports whether a problem already names the path that p starts with.
+func mentionsPath(problems Problems, p string) bool {
+	path, _, _ := strings.Cut(p, ": ")
+	for _, q := range problems {
+		if qp, _, _ := strings.Cut(q, ": "); qp == path {
+			return true
+		}
+	}
+	return false
 }
 
 func sortProblems(p Problems) Problems {
