@@ -46,7 +46,7 @@ func parseFunctionARN(arn string) (LambdaFunction, error) {
 		return LambdaFunction{}, errors.New("not a Lambda function ARN: want arn:aws:lambda:REGION:ACCOUNT:function:NAME")
 	}
 	if parts[1] == "" || parts[3] == "" || parts[4] == "" || parts[6] == "" || len(parts) == 8 && parts[7] == "" {
-		return LambdaFunction{}, errors.New("Lambda function ARN has an empty partition, region, account or name")
+		return LambdaFunction{}, errors.New("the Lambda function ARN has an empty partition, region, account or name")
 	}
 	return LambdaFunction{ARN: arn, Region: parts[3]}, nil
 }

@@ -92,7 +92,7 @@ func (c *Client) Read(timeout time.Duration) (Message, error) {
 	c.Conn.SetReadDeadline(time.Now().Add(timeout))
 	var msg Message
 	for {
-		f, err := ws.ReadFrame(c.r)
+		f, err := c.readFrame()
 		if err != nil {
 			return msg, err
 		}
@@ -118,6 +118,24 @@ func (c *Client) Read(timeout time.Duration) (Message, error) {
 			return msg, nil
 		}
 	}
+}
+
+// maxTestFrame bounds what the test client reads in one frame.
+const maxTestFrame = 16 << 20
+
+func (c *Client) readFrame() (ws.Frame, error) {
+	h, err := ws.ReadHeader(c.r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > maxTestFrame {
+		return ws.Frame{}, fmt.Errorf("server sent a %d-byte frame", h.Length)
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(c.r, payload); err != nil {
+		return ws.Frame{}, err
+	}
+	return ws.Frame{Header: h, Payload: payload}, nil
 }
 
 // ExpectText reads one message and checks it is the text want.

@@ -53,7 +53,11 @@ func RunServer(t testing.TB, yamlText string) *TestServer {
 		t.Fatalf("config: %v", err)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelWarn // a benchmark's thousands of connections would drown its output
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
