@@ -91,6 +91,9 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	s.live.Add(1)
 	s.liveCount.Add(1)
 	s.conns.Add(info.ID, c)
+	if s.stopping.Load() {
+		c.Close(session.CodeGoingAway, session.ReasonGoingAway) // missed Shutdown's sweep
+	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("connected", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP))
 	}

@@ -356,9 +356,24 @@ routes:
 `)
 	c := sbt.MustDial(t, ts.URL)
 	id := connectionID(c)
+	// A connection that never sends a request (SDK connection pools leave
+	// these): net/http would wait 5 s for it; Shutdown must not.
+	idle, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// Accepting is sequential and the backlog first-in first-out: once a
+	// later connection's request is answered, the idle one was accepted.
+	plain := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := plain.Get("http://" + ts.Addr + "/elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel()
 		done <- ts.Shutdown(ctx)
 	}()

@@ -43,6 +43,11 @@ type Server struct {
 	http       *http.Server
 	stagePath  string
 
+	// fresh holds accepted connections that have not sent a request yet;
+	// http.Server.Shutdown would wait 5 s for each, so Shutdown closes them.
+	freshMu sync.Mutex
+	fresh   map[net.Conn]struct{}
+
 	live      sync.WaitGroup // connections between upgrade and HandleClose
 	liveCount atomic.Int64
 	pending   atomic.Int64 // handshakes waiting on $connect
@@ -70,6 +75,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		ids:       registry.NewIDs(),
 		conns:     registry.New[*session.Conn](),
 		stagePath: "/" + cfg.Stage.Name,
+		fresh:     map[net.Conn]struct{}{},
 	}
 	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
 	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
@@ -109,6 +115,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    maxHeadBytes,
 		ConnContext:       withHeadConn,
+		ConnState:         s.trackFresh,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
@@ -162,22 +169,61 @@ func (s *Server) HandleClose(c *session.Conn, code int, reason string) {
 	s.live.Done()
 }
 
+// trackFresh keeps the set of connections that have sent no request yet.
+func (s *Server) trackFresh(c net.Conn, state http.ConnState) {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// closeFresh closes connections that never sent a request.
+func (s *Server) closeFresh() {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	for c := range s.fresh {
+		c.Close()
+		delete(s.fresh, c)
+	}
+}
+
 // Connections returns the number of open connections.
 func (s *Server) Connections() int { return int(s.liveCount.Load()) }
 
 // Stats returns the session counters.
 func (s *Server) Stats() *session.Stats { return &s.stats }
 
-// Shutdown stops the gateway in stages: stop accepting and finish pending
-// handshakes, close every connection with 1001 "Going away", wait for the
-// connections to end and their $disconnect deliveries, and give up on
-// whatever is left when ctx ends.
+// Shutdown stops the gateway in stages: stop accepting, close every
+// connection with 1001 "Going away" while pending handshakes finish, wait
+// for the connections to end and their $disconnect deliveries, and give up
+// on whatever is left when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopping.Store(true)
-	err := s.http.Shutdown(ctx)
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	for _, c := range s.conns.Snapshot() {
 		c.Close(session.CodeGoingAway, session.ReasonGoingAway)
 	}
+	// A handshake finishing now either is in the snapshot above or sees
+	// stopping and closes itself (see handshake).
+
+	var err error
+	sweep := time.NewTicker(50 * time.Millisecond)
+	defer sweep.Stop()
+	for httpDone != nil {
+		s.closeFresh()
+		select {
+		case err = <-httpDone:
+			httpDone = nil
+		case <-sweep.C:
+		case <-ctx.Done():
+			err, httpDone = ctx.Err(), nil
+		}
+	}
+
 	done := make(chan struct{})
 	go func() {
 		s.live.Wait()
