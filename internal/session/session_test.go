@@ -48,7 +48,7 @@ func TestEncodeMessageFragments(t *testing.T) {
 		var got []byte
 		n := 0
 		for {
-			f, err := ws.ReadFrame(io.LimitReader(r, 1<<20))
+			f, err := readTestFrame(r)
 			if err == io.EOF {
 				break
 			}
@@ -84,11 +84,27 @@ func TestEncodeMessageFragments(t *testing.T) {
 	}
 	// Length encodings: 7-bit, 16-bit and 64-bit.
 	for _, size := range []int{125, 126, 65535, 65536} {
-		f, err := ws.ReadFrame(bytes.NewReader(encodeFrame(nil, ws.OpBinary, true, make([]byte, size))))
+		f, err := readTestFrame(bytes.NewReader(encodeFrame(nil, ws.OpBinary, true, make([]byte, size))))
 		if err != nil || len(f.Payload) != size {
 			t.Errorf("size %d: %v, %d", size, err, len(f.Payload))
 		}
 	}
+}
+
+// readTestFrame reads one frame of at most 1 MiB.
+func readTestFrame(r io.Reader) (ws.Frame, error) {
+	h, err := ws.ReadHeader(r)
+	if err != nil {
+		return ws.Frame{}, err
+	}
+	if h.Length > 1<<20 {
+		return ws.Frame{}, io.ErrShortBuffer
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return ws.Frame{}, err
+	}
+	return ws.Frame{Header: h, Payload: p}, nil
 }
 
 func TestValidCloseCode(t *testing.T) {
