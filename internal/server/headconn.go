@@ -74,6 +74,13 @@ func requestHeaders(r *http.Request) []awsapi.Header {
 	return hs
 }
 
+// releaseHead drops the recorded head of a request that is not an upgrade.
+func releaseHead(r *http.Request) {
+	if hc, ok := r.Context().Value(headConnKey{}).(*headConn); ok {
+		hc.head = nil
+	}
+}
+
 // parseHead reads header lines from a raw request head. It checks that the
 // head belongs to r (same request line target) before trusting it.
 func parseHead(raw string, r *http.Request) ([]awsapi.Header, bool) {

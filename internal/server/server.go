@@ -143,8 +143,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == s.stagePath || path == s.stagePath+"/":
 		s.handshake(w, r)
 	case s.management.Matches(path):
+		releaseHead(r)
 		s.management.ServeHTTP(w, r)
 	default:
+		releaseHead(r)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
 		w.WriteHeader(http.StatusForbidden)
