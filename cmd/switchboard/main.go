@@ -28,8 +28,9 @@ func main() {
 }
 
 const usage = `Usage:
-  switchboard serve [--config FILE] [--log-format text|json] [--log-level debug|info|warn|error]
+  switchboard serve [--config FILE] [--log-format text|json] [--log-level debug|info|warn|error] [--debug-listen ADDR]
       Serve the API in FILE; without --config, the built-in demo API on 127.0.0.1:8080.
+      --debug-listen serves /debug/pprof/ and /debug/vars (memory, goroutines, connections) on ADDR.
   switchboard validate --config FILE
       Check FILE and list every problem; exit 1 if there are any.
   switchboard version
@@ -63,6 +64,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (default: the built-in demo API)")
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	debugAddr := fs.String("debug-listen", "", "address for /debug/pprof/ and /debug/vars (off when empty; never expose it publicly)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,6 +90,16 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		log.Error("cannot listen", slog.String("listen", cfg.Listen), slog.String("error", err.Error()))
 		return 1
+	}
+	if *debugAddr != "" {
+		dln, err := serveDebug(*debugAddr, srv)
+		if err != nil {
+			log.Error("cannot listen for debug", slog.String("listen", *debugAddr), slog.String("error", err.Error()))
+			return 1
+		}
+		defer dln.Close()
+		log.Info("debug endpoints", slog.String("pprof", "http://"+dln.Addr().String()+"/debug/pprof/"),
+			slog.String("vars", "http://"+dln.Addr().String()+"/debug/vars"))
 	}
 	log.Info("serving",
 		slog.String("version", versionString()),

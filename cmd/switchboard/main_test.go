@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,7 +113,7 @@ management: {auth: none}
 integrations: {echo: {type: MOCK, response: {body: "echo:$request.body"}}}
 routes: {$default: {integration: echo, routeResponseSelectionExpression: $default}}
 `)
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--log-format", "json")
+	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--log-format", "json", "--debug-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -122,9 +125,13 @@ routes: {$default: {integration: echo, routeResponseSelectionExpression: $defaul
 	t.Cleanup(func() { cmd.Process.Kill() })
 
 	urlRE := regexp.MustCompile(`"websocket":"(ws://[^"]+)"`)
+	varsRE := regexp.MustCompile(`"vars":"(http://[^"]+)"`)
 	lines := bufio.NewScanner(stderr)
-	var url string
+	var url, vars string
 	for url == "" && lines.Scan() {
+		if m := varsRE.FindStringSubmatch(lines.Text()); m != nil {
+			vars = m[1]
+		}
 		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
 			url = m[1]
 		}
@@ -139,6 +146,29 @@ routes: {$default: {integration: echo, routeResponseSelectionExpression: $defaul
 	c := sbt.MustDial(t, url)
 	c.SendText("hi")
 	c.ExpectText("echo:hi")
+
+	// The debug listener reports the connection.
+	if vars == "" {
+		t.Fatal("serve never logged its debug address")
+	}
+	sbt.CheckFor(t, 5*time.Second, func() error {
+		resp, err := http.Get(vars)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Switchboard map[string]int64 `json:"switchboard"`
+			Memstats    struct{ HeapInuse uint64 }
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			return err
+		}
+		if v.Switchboard["connections"] != 1 || v.Memstats.HeapInuse == 0 {
+			return fmt.Errorf("/debug/vars: %+v", v)
+		}
+		return nil
+	})
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
