@@ -4,9 +4,11 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: test lint bench check build fuzz
 
-## test: every test, with the race detector (starts real gateways, Node.js for test/nodechat)
+## test: every test, with the race detector (starts real gateways, Node.js for test/nodechat);
+## the end-to-end suites run once more with the portable goroutine-per-connection reader
 test:
 	$(GO) test -race -count=1 -timeout 10m ./...
+	SWITCHBOARD_TEST_READER=goroutine $(GO) test -race -count=1 -timeout 10m ./internal/server ./cmd/switchboard
 
 ## lint: formatting, go vet and staticcheck (pinned; fetched through the module proxy)
 lint:

@@ -30,4 +30,5 @@ require (
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/pretty v1.2.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

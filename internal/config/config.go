@@ -22,6 +22,11 @@ type Config struct {
 	Integrations map[string]*Integration `yaml:"integrations"`
 	// Routes map route keys ($connect, $disconnect, $default, custom) to integrations.
 	Routes map[string]*Route `yaml:"routes"`
+	// Reader is how connections are read: "epoll" (readiness-driven: an
+	// idle connection holds no goroutine and no buffer; Linux only),
+	// "goroutine" (one blocked goroutine per connection; every system), or
+	// "auto" (epoll where available). Default "auto".
+	Reader string `yaml:"reader"`
 	// ShutdownTimeout bounds a graceful stop: connections are closed with
 	// 1001 and $disconnect deliveries awaited for at most this long. Default 10s.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`

@@ -39,6 +39,13 @@ const (
 	maxMessageBytesCap = 64 << 20
 )
 
+// Readers.
+const (
+	ReaderAuto      = "auto"
+	ReaderEpoll     = "epoll"
+	ReaderGoroutine = "goroutine"
+)
+
 // Auth modes of the management API.
 const (
 	AuthSigV4 = "sigv4"
@@ -53,6 +60,7 @@ const (
 
 func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.Reader, ReaderAuto)
 	setDefault(&c.API.Name, "switchboard")
 	if c.API.ID == "" {
 		c.API.ID = DeriveAPIID(c.API.Name)
@@ -125,6 +133,11 @@ func (c *Config) Validate() Problems {
 
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port: %v", err)
+	}
+	switch c.Reader {
+	case ReaderAuto, ReaderEpoll, ReaderGoroutine:
+	default:
+		add("reader", "%q: want auto, epoll or goroutine", c.Reader)
 	}
 	if !apiIDRE.MatchString(c.API.ID) {
 		add("api.id", "%q: want 1 to 64 letters and digits", c.API.ID)

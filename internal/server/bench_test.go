@@ -171,13 +171,14 @@ func runEcho(b *testing.B, url string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range per {
+			for i := range per {
+				c.SetDeadline(time.Now().Add(10 * time.Second))
 				if err := wsutil.WriteClientText(c, msg); err != nil {
-					b.Error(err)
+					b.Errorf("message %d: send: %v", i, err)
 					return
 				}
 				if _, err := wsutil.ReadServerText(c); err != nil {
-					b.Error(err)
+					b.Errorf("message %d: receive: %v", i, err)
 					return
 				}
 			}

@@ -97,6 +97,19 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("connected", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP))
 	}
+	s.serveConn(c)
+}
+
+// serveConn starts reading c: through the poller when there is one,
+// else (or when the poller cannot take this connection) on a goroutine.
+func (s *Server) serveConn(c *session.Conn) {
+	if s.poller != nil {
+		err := c.ServePolled(s.poller)
+		if err == nil {
+			return
+		}
+		s.log.Debug("reading on a goroutine", slog.String("connectionId", c.ID), slog.String("why", err.Error()))
+	}
 	go c.Serve()
 }
 

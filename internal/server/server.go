@@ -20,6 +20,7 @@ import (
 	"github.com/switchboardgw/switchboard/internal/integration"
 	"github.com/switchboardgw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboardgw/switchboard/internal/management"
+	"github.com/switchboardgw/switchboard/internal/netpoll"
 	"github.com/switchboardgw/switchboard/internal/registry"
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
@@ -42,6 +43,7 @@ type Server struct {
 	stats      session.Stats
 	http       *http.Server
 	stagePath  string
+	poller     *netpoll.Poller // nil: a goroutine per connection
 
 	// fresh holds accepted connections that have not sent a request yet;
 	// http.Server.Shutdown would wait 5 s for each, so Shutdown closes them.
@@ -94,6 +96,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		MaxInflight:     l.MaxInflightMessages,
 		CloseGrace:      closeGrace,
 		Stats:           &s.stats,
+	}
+
+	if cfg.Reader != config.ReaderGoroutine {
+		p, err := netpoll.New()
+		switch {
+		case err == nil:
+			s.poller = p
+		case cfg.Reader == config.ReaderEpoll:
+			return nil, fmt.Errorf("reader: %w", err)
+		}
 	}
 
 	var verifier *sigv4.Verifier
@@ -238,6 +250,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("shutdown: %d connections or $disconnect deliveries left: %w", s.Connections(), ctx.Err()))
 	}
 	s.cancelIntegration()
+	if s.poller != nil {
+		s.poller.Close()
+	}
 	s.log.Info("stopped",
 		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),
 		slog.Int64("sendsRejectedQueueFull", s.stats.QueueRejected.Load()),

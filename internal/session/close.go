@@ -58,7 +58,11 @@ func (c *Conn) startCloseLocked(code int, reason string) {
 	}
 	c.enqueueLocked(encodeFrame(nil, ws.OpClose, true, body))
 	c.closeDeadline = time.Now().Add(c.opts.CloseGrace)
-	c.conn.SetReadDeadline(c.closeDeadline)
+	if c.timer != nil {
+		c.timer.Reset(c.opts.CloseGrace)
+	} else {
+		c.conn.SetReadDeadline(c.closeDeadline)
+	}
 }
 
 // abortLocked drops the TCP connection without a close handshake,
@@ -69,6 +73,11 @@ func (c *Conn) abortLocked(code int, reason string) {
 	}
 	c.queue, c.queued = nil, 0
 	c.closeSocketLocked()
+	if c.timer != nil {
+		// A closed socket raises no readiness event: end on the timer.
+		c.closeDeadline = time.Now()
+		c.timer.Reset(0)
+	}
 }
 
 // finish runs when the reader stops: the socket is closed (after the

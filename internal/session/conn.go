@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchboardgw/switchboard/internal/netpoll"
 )
 
 // Options are the limits every connection runs under. One Options value is
@@ -78,6 +80,13 @@ type Conn struct {
 	readerDone    bool // the reader has finished; the writer closes the socket when drained
 	sockClosed    bool
 	sem           chan struct{} // bounds in-flight messages; made on first use
+
+	// The readiness-driven reader (poll.go); nil with Serve.
+	reg   *netpoll.Registration
+	timer *time.Timer
+	ended        bool // endPolled ran
+	unregistered bool // reg was removed from the poller
+	pr    *pollReader // a frame in progress; only the running onReadable uses it
 }
 
 // New wraps an upgraded connection. Call Serve to run it.
@@ -108,10 +117,22 @@ func (c *Conn) Acquire() {
 // Release returns a slot taken by Acquire.
 func (c *Conn) Release() { <-c.sem }
 
-// closeSocketLocked closes the TCP connection once. c.mu must be held.
+// closeSocketLocked closes the TCP connection once, leaving the poller
+// first: once closed, the descriptor's number can be reused by a new
+// connection, whose registration a late epoll call must not touch.
+// c.mu must be held.
 func (c *Conn) closeSocketLocked() {
+	c.unregisterLocked()
 	if !c.sockClosed {
 		c.sockClosed = true
 		c.conn.Close()
+	}
+}
+
+// unregisterLocked removes the connection from its poller, once.
+func (c *Conn) unregisterLocked() {
+	if c.reg != nil && !c.unregistered {
+		c.unregistered = true
+		c.reg.Remove()
 	}
 }

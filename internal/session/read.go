@@ -22,118 +22,98 @@ type frameHeader struct {
 	mask   [4]byte
 }
 
-// Serve runs the connection until it closes, then calls HandleClose.
-// It is the connection's reader; run it on its own goroutine.
-func (c *Conn) Serve() {
-	c.readLoop()
-	c.finish()
+// frameAction is what a reader does with a frame's payload.
+type frameAction uint8
+
+const (
+	readPayload frameAction = iota // read it into the slice onHeader returned
+	skipPayload                    // discard it
+	stopReading                    // the close handshake is done: read no more
+)
+
+// readState is a message being reassembled, shared by both readers.
+type readState struct {
+	msg       []byte
+	msgOp     ws.OpCode
+	inMessage bool
+	ctrl      [125]byte // a control frame's payload
 }
 
-func (c *Conn) readLoop() {
-	var hbuf [14]byte // the largest frame header; lives on this stack
-	var msg []byte    // the message being reassembled, if fragmented
-	var msgOp ws.OpCode
-	inMessage := false
-
-	for {
-		closing := c.armReadDeadline()
-		h, started, err := readHeader(c.conn, hbuf[:])
-		if err != nil {
-			if !closing && !started && isTimeout(err) {
-				if c.checkTimers() {
-					continue
-				}
-				c.Close(CodeGoingAway, ReasonGoingAway)
-				continue // wait for the client's close frame
-			}
-			if !closing && started && isTimeout(err) {
-				c.Close(CodeGoingAway, ReasonGoingAway) // stalled mid-frame: stream is out of step
-			}
-			return
+// onHeader decides what to do with a frame, given its header, and returns
+// where its payload goes. Violations start the close handshake and skip
+// the payload, so the stream stays in step while the client answers.
+func (c *Conn) onHeader(st *readState, h frameHeader) (frameAction, []byte) {
+	c.mu.Lock()
+	closing := c.closeSent || c.sockClosed
+	c.mu.Unlock()
+	if closing {
+		if h.op == ws.OpClose {
+			return stopReading, nil // the answer to our close frame
 		}
-		if closing {
-			// Our close frame is out: skip everything until the answer.
-			if h.op == ws.OpClose {
-				return
-			}
-			if _, err := io.CopyN(io.Discard, c.conn, h.length); err != nil {
-				return
-			}
-			continue
-		}
-		if h.rsv != 0 || !h.masked || h.op > ws.OpPong || (h.op > ws.OpBinary && h.op < ws.OpClose) {
-			c.violation(CodeProtocolError, ReasonProtocolError)
-			continue
-		}
-		if h.op.IsControl() {
-			if h.length > 125 || !h.fin {
-				c.violation(CodeProtocolError, ReasonProtocolError)
-				continue
-			}
-			var pbuf [125]byte
-			p := pbuf[:h.length]
-			if _, err := io.ReadFull(c.conn, p); err != nil {
-				return
-			}
-			ws.Cipher(p, h.mask, 0)
-			switch h.op {
-			case ws.OpPing:
-				c.sendControl(ws.OpPong, p)
-			case ws.OpClose:
-				c.clientClose(p)
-				return
-			}
-			continue
-		}
-
-		switch {
-		case h.op == ws.OpContinuation && !inMessage:
-			c.violation(CodeProtocolError, ReasonProtocolError)
-			continue
-		case h.op != ws.OpContinuation && inMessage:
-			c.violation(CodeProtocolError, ReasonProtocolError)
-			continue
-		case h.op == ws.OpBinary && !c.opts.AllowBinary:
-			c.violation(CodeUnsupported, ReasonUnsupported)
-			continue
-		case h.length > int64(c.opts.MaxFrameBytes):
-			c.violation(CodeTooBig, ReasonFrameTooBig)
-			continue
-		case int64(len(msg))+h.length > int64(c.opts.MaxMessageBytes):
-			c.violation(CodeTooBig, ReasonMessageTooBig)
-			continue
-		}
-		if h.op != ws.OpContinuation {
-			msgOp, inMessage = h.op, true
-		}
-		start := len(msg)
-		msg = append(msg, make([]byte, h.length)...)
-		if _, err := io.ReadFull(c.conn, msg[start:]); err != nil {
-			if isTimeout(err) {
-				c.Close(CodeGoingAway, ReasonGoingAway)
-			}
-			return
-		}
-		ws.Cipher(msg[start:], h.mask, 0)
-		if !h.fin {
-			continue
-		}
-		if msgOp == ws.OpText && !utf8.Valid(msg) {
-			c.violation(CodeInvalidData, ReasonInvalidData)
-			continue
-		}
-		c.touch()
-		c.handler.HandleMessage(c, msg, msgOp == ws.OpBinary)
-		msg, inMessage = nil, false
+		return skipPayload, nil
 	}
+	if h.rsv != 0 || !h.masked || h.op > ws.OpPong || (h.op > ws.OpBinary && h.op < ws.OpClose) {
+		return c.violation(CodeProtocolError, ReasonProtocolError)
+	}
+	if h.op.IsControl() {
+		if h.length > 125 || !h.fin {
+			return c.violation(CodeProtocolError, ReasonProtocolError)
+		}
+		return readPayload, st.ctrl[:h.length]
+	}
+	switch {
+	case h.op == ws.OpContinuation && !st.inMessage, h.op != ws.OpContinuation && st.inMessage:
+		return c.violation(CodeProtocolError, ReasonProtocolError)
+	case h.op == ws.OpBinary && !c.opts.AllowBinary:
+		return c.violation(CodeUnsupported, ReasonUnsupported)
+	case h.length > int64(c.opts.MaxFrameBytes):
+		return c.violation(CodeTooBig, ReasonFrameTooBig)
+	case int64(len(st.msg))+h.length > int64(c.opts.MaxMessageBytes):
+		return c.violation(CodeTooBig, ReasonMessageTooBig)
+	}
+	if h.op != ws.OpContinuation {
+		st.msgOp, st.inMessage = h.op, true
+	}
+	start := len(st.msg)
+	st.msg = append(st.msg, make([]byte, h.length)...)
+	return readPayload, st.msg[start:]
+}
+
+// onPayload acts on a frame whose payload p has been read; false stops
+// reading (the client closed).
+func (c *Conn) onPayload(st *readState, h frameHeader, p []byte) bool {
+	ws.Cipher(p, h.mask, 0)
+	switch h.op {
+	case ws.OpPing:
+		c.sendControl(ws.OpPong, p)
+		return true
+	case ws.OpPong:
+		return true
+	case ws.OpClose:
+		c.clientClose(p)
+		return false
+	}
+	if !h.fin {
+		return true
+	}
+	msg, binary := st.msg, st.msgOp == ws.OpBinary
+	st.msg, st.inMessage = nil, false
+	if !binary && !utf8.Valid(msg) {
+		c.violation(CodeInvalidData, ReasonInvalidData)
+		return true
+	}
+	c.touch()
+	c.handler.HandleMessage(c, msg, binary)
+	return true
 }
 
 // violation closes the connection for something the client sent.
-func (c *Conn) violation(code int, reason string) {
+func (c *Conn) violation(code int, reason string) (frameAction, []byte) {
 	if c.opts.Stats != nil {
 		c.opts.Stats.ProtocolClosed.Add(1)
 	}
 	c.Close(code, reason)
+	return skipPayload, nil
 }
 
 // clientClose answers the client's close frame, echoing its code, and
@@ -166,6 +146,54 @@ func validCloseCode(code int) bool {
 	return false
 }
 
+// Serve runs the connection with a goroutine of its own (the portable
+// reader) until it closes, then calls HandleClose.
+func (c *Conn) Serve() {
+	c.readLoop()
+	c.finish()
+}
+
+func (c *Conn) readLoop() {
+	var hbuf [14]byte // the largest frame header; lives on this stack
+	var st readState
+	for {
+		closing := c.armReadDeadline()
+		h, started, err := readHeader(c.conn, hbuf[:])
+		if err != nil {
+			if !closing && isTimeout(err) {
+				if !started {
+					if c.timerDeadline().After(time.Now()) {
+						continue // activity moved the idle deadline on
+					}
+					c.Close(CodeGoingAway, ReasonGoingAway) // idle or too old
+					continue                                // wait for the client's close frame
+				}
+				c.Close(CodeGoingAway, ReasonGoingAway) // stalled mid-frame: out of step
+			}
+			return
+		}
+		act, dst := c.onHeader(&st, h)
+		switch act {
+		case stopReading:
+			return
+		case skipPayload:
+			if _, err := io.CopyN(io.Discard, c.conn, h.length); err != nil {
+				return
+			}
+			continue
+		}
+		if _, err := io.ReadFull(c.conn, dst); err != nil {
+			if !closing && isTimeout(err) {
+				c.Close(CodeGoingAway, ReasonGoingAway)
+			}
+			return
+		}
+		if !c.onPayload(&st, h, dst) {
+			return
+		}
+	}
+}
+
 // armReadDeadline sets the read deadline to the nearest of the idle and
 // maximum-age limits, or to the close deadline once closing; it reports
 // whether the connection is closing.
@@ -180,6 +208,7 @@ func (c *Conn) armReadDeadline() (closing bool) {
 	return false
 }
 
+// timerDeadline is when the idle or maximum-age limit next expires.
 func (c *Conn) timerDeadline() time.Time {
 	d := time.UnixMilli(c.ConnectedAt).Add(c.opts.MaxDuration)
 	if idle := time.UnixMilli(c.lastActive.Load()).Add(c.opts.IdleTimeout); idle.Before(d) {
@@ -188,10 +217,49 @@ func (c *Conn) timerDeadline() time.Time {
 	return d
 }
 
-// checkTimers reports whether the connection may go on after its read
-// deadline passed (activity moved the idle deadline on).
-func (c *Conn) checkTimers() bool {
-	return time.Now().Before(c.timerDeadline())
+// headerLen returns the full length of a frame header from its first two
+// bytes.
+func headerLen(b0, b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// parseHeader parses a complete header (headerLen bytes).
+func parseHeader(b []byte) frameHeader {
+	h := frameHeader{
+		fin:    b[0]&0x80 != 0,
+		rsv:    (b[0] >> 4) & 0x07,
+		op:     ws.OpCode(b[0] & 0x0f),
+		masked: b[1]&0x80 != 0,
+	}
+	ext := b[2:]
+	switch l := b[1] & 0x7f; l {
+	case 126:
+		h.length = int64(binary.BigEndian.Uint16(ext))
+		ext = ext[2:]
+	case 127:
+		u := binary.BigEndian.Uint64(ext)
+		if u > 1<<62 {
+			u = 1 << 62 // larger than any limit; refused by onHeader
+		}
+		h.length = int64(u)
+		ext = ext[8:]
+	default:
+		h.length = int64(l)
+	}
+	if h.masked {
+		copy(h.mask[:], ext)
+	}
+	return h
 }
 
 // readHeader reads a frame header into buf (14 bytes). started reports
@@ -202,45 +270,11 @@ func readHeader(r io.Reader, buf []byte) (h frameHeader, started bool, err error
 	if err != nil {
 		return h, n > 0, err
 	}
-	h.fin = buf[0]&0x80 != 0
-	h.rsv = (buf[0] >> 4) & 0x07
-	h.op = ws.OpCode(buf[0] & 0x0f)
-	h.masked = buf[1]&0x80 != 0
-	extra := 0
-	switch l := buf[1] & 0x7f; l {
-	case 126:
-		extra = 2
-	case 127:
-		extra = 8
-	default:
-		h.length = int64(l)
-	}
-	if h.masked {
-		extra += 4
-	}
-	if extra == 0 {
-		return h, true, nil
-	}
-	ext := buf[2 : 2+extra]
-	if _, err := io.ReadFull(r, ext); err != nil {
+	total := headerLen(buf[0], buf[1])
+	if _, err := io.ReadFull(r, buf[2:total]); err != nil {
 		return h, true, err
 	}
-	switch buf[1] & 0x7f {
-	case 126:
-		h.length = int64(binary.BigEndian.Uint16(ext))
-		ext = ext[2:]
-	case 127:
-		u := binary.BigEndian.Uint64(ext)
-		if u > 1<<62 {
-			u = 1 << 62 // larger than any limit; rejected by the caller
-		}
-		h.length = int64(u)
-		ext = ext[8:]
-	}
-	if h.masked {
-		copy(h.mask[:], ext)
-	}
-	return h, true, nil
+	return parseHeader(buf[:total]), true, nil
 }
 
 func isTimeout(err error) bool {

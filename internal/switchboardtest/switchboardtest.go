@@ -44,8 +44,9 @@ type TestServer struct {
 	Config *config.Config
 }
 
-// RunServer parses yamlText (listen is forced to 127.0.0.1:0), starts the
-// gateway and stops it when the test ends.
+// RunServer parses yamlText (listen is forced to 127.0.0.1:0; the
+// environment variable SWITCHBOARD_TEST_READER, if set, chooses the
+// reader), starts the gateway and stops it when the test ends.
 func RunServer(t testing.TB, yamlText string) *TestServer {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yamlText), os.LookupEnv)
@@ -53,6 +54,9 @@ func RunServer(t testing.TB, yamlText string) *TestServer {
 		t.Fatalf("config: %v", err)
 	}
 	cfg.Listen = "127.0.0.1:0"
+	if r := os.Getenv("SWITCHBOARD_TEST_READER"); r != "" {
+		cfg.Reader = r // run a suite under the other reader
+	}
 	level := slog.LevelDebug
 	if _, bench := t.(*testing.B); bench {
 		level = slog.LevelWarn // a benchmark's thousands of connections would drown its output

@@ -1,0 +1,209 @@
+package session
+
+import (
+	"sync"
+	"time"
+
+	"github.com/switchboardgw/switchboard/internal/netpoll"
+)
+
+// The readiness-driven reader. While a connection is idle it has no
+// goroutine and no buffer: the poller starts onReadable when bytes arrive;
+// onReadable reads with a pooled buffer until the socket is empty, keeps
+// the state of a partly received frame only while there is one, and
+// re-arms. The idle and maximum-age limits and the close grace run on a
+// timer instead of a read deadline.
+
+// readBufSize is the pooled buffer one readiness event reads into.
+const readBufSize = 16 << 10
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// pollReader is a frame in progress between readiness events.
+type pollReader struct {
+	st       readState
+	hdr      [14]byte
+	hdrN     int
+	hdrLen   int // 0 until two header bytes are in
+	h        frameHeader
+	haveHdr  bool
+	act      frameAction
+	dst      []byte // where the payload goes
+	got      int
+	skipLeft int64
+}
+
+var pollReaders = sync.Pool{New: func() any { return new(pollReader) }}
+
+// idle reports whether no frame or message is in progress.
+func (pr *pollReader) idle() bool {
+	return pr.hdrN == 0 && !pr.haveHdr && !pr.st.inMessage
+}
+
+// ServePolled runs the connection on p instead of a goroutine of its own.
+// It returns at once; HandleClose follows when the connection ends. On an
+// error nothing was started and the caller may use Serve instead.
+func (c *Conn) ServePolled(p *netpoll.Poller) error {
+	reg, err := p.Register(c.conn)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.reg = reg
+	c.timer = time.AfterFunc(time.Until(c.timerDeadline()), c.onTimer)
+	c.mu.Unlock()
+	if err := reg.Arm(c.onReadable); err != nil {
+		c.mu.Lock()
+		c.timer.Stop()
+		c.reg, c.timer = nil, nil
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// onReadable runs on its own goroutine when the socket has bytes.
+func (c *Conn) onReadable() {
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	if ended {
+		return // an event fetched just before the connection ended
+	}
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	pr := c.pr
+	if pr == nil {
+		pr = pollReaders.Get().(*pollReader)
+	}
+	for {
+		n, err := c.reg.ReadNonblock(*bp)
+		if err == netpoll.ErrWouldBlock {
+			break
+		}
+		if err != nil || n == 0 || !c.feed(pr, (*bp)[:n]) {
+			c.pr = nil
+			c.endPolled()
+			return
+		}
+		if n < len(*bp) {
+			// Probably drained. If more bytes arrived meanwhile, the
+			// level-triggered re-arm below reports them at once, so
+			// skipping the read that would say EAGAIN loses nothing.
+			break
+		}
+	}
+	if pr.idle() {
+		*pr = pollReader{}
+		pollReaders.Put(pr)
+		c.pr = nil
+	} else {
+		c.pr = pr
+	}
+	c.mu.Lock()
+	var err error
+	if !c.unregistered {
+		err = c.reg.Rearm()
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.endPolled() // the socket is gone
+	}
+}
+
+// feed parses frames out of b; false stops reading.
+func (c *Conn) feed(pr *pollReader, b []byte) bool {
+	for {
+		if !pr.haveHdr {
+			if len(b) == 0 {
+				return true
+			}
+			if pr.hdrLen == 0 {
+				pr.hdr[pr.hdrN] = b[0]
+				pr.hdrN++
+				b = b[1:]
+				if pr.hdrN == 2 {
+					pr.hdrLen = headerLen(pr.hdr[0], pr.hdr[1])
+				}
+				continue
+			}
+			n := copy(pr.hdr[pr.hdrN:pr.hdrLen], b)
+			pr.hdrN += n
+			b = b[n:]
+			if pr.hdrN < pr.hdrLen {
+				return true
+			}
+			pr.h = parseHeader(pr.hdr[:pr.hdrLen])
+			pr.haveHdr, pr.hdrN, pr.hdrLen, pr.got = true, 0, 0, 0
+			pr.act, pr.dst = c.onHeader(&pr.st, pr.h)
+			switch pr.act {
+			case stopReading:
+				return false
+			case skipPayload:
+				pr.skipLeft = pr.h.length
+			}
+		}
+		if pr.act == skipPayload {
+			n := min(pr.skipLeft, int64(len(b)))
+			pr.skipLeft -= n
+			b = b[n:]
+			if pr.skipLeft > 0 {
+				return true
+			}
+			pr.haveHdr = false
+			continue
+		}
+		n := copy(pr.dst[pr.got:], b)
+		pr.got += n
+		b = b[n:]
+		if pr.got < len(pr.dst) {
+			return true
+		}
+		pr.haveHdr = false
+		if !c.onPayload(&pr.st, pr.h, pr.dst) {
+			return false
+		}
+	}
+}
+
+// onTimer enforces the idle and maximum-age limits and the close grace.
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if c.closeSent || c.sockClosed {
+		if now.Before(c.closeDeadline) {
+			c.timer.Reset(c.closeDeadline.Sub(now))
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.endPolled() // the client never answered our close frame
+		return
+	}
+	if d := c.timerDeadline(); now.Before(d) {
+		c.timer.Reset(d.Sub(now)) // activity moved the idle deadline on
+		c.mu.Unlock()
+		return
+	}
+	c.startCloseLocked(CodeGoingAway, ReasonGoingAway)
+	c.mu.Unlock()
+}
+
+// endPolled ends a polled connection once: it leaves the poller, its
+// timer stops, and finish reports the end.
+func (c *Conn) endPolled() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	c.timer.Stop()
+	c.unregisterLocked()
+	c.mu.Unlock()
+	c.finish()
+}
