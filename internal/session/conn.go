@@ -82,11 +82,11 @@ type Conn struct {
 	sem           chan struct{} // bounds in-flight messages; made on first use
 
 	// The readiness-driven reader (poll.go); nil with Serve.
-	reg   *netpoll.Registration
-	timer *time.Timer
-	ended        bool // endPolled ran
-	unregistered bool // reg was removed from the poller
-	pr    *pollReader // a frame in progress; only the running onReadable uses it
+	reg          *netpoll.Registration
+	timer        *time.Timer
+	ended        bool        // endPolled ran
+	unregistered bool        // reg was removed from the poller
+	pr           *pollReader // a frame in progress; only the running onReadable uses it
 }
 
 // New wraps an upgraded connection. Call Serve to run it.
