@@ -39,22 +39,6 @@ func ParseProxyResponse(data []byte) (*ProxyResponse, error) {
 	return r, nil
 }
 
-// Header returns the value of a response header, matched case-insensitively
-// over headers and multiValueHeaders.
-func (r *ProxyResponse) Header(name string) string {
-	for k, v := range r.Headers {
-		if equalFold(k, name) {
-			return v
-		}
-	}
-	for k, vs := range r.MultiValueHeaders {
-		if equalFold(k, name) && len(vs) > 0 {
-			return vs[len(vs)-1]
-		}
-	}
-	return ""
-}
-
 // BodyBytes returns the body, base64-decoded when IsBase64Encoded.
 func (r *ProxyResponse) BodyBytes() ([]byte, error) {
 	if !r.IsBase64Encoded {
@@ -65,23 +49,4 @@ func (r *ProxyResponse) BodyBytes() ([]byte, error) {
 		return nil, fmt.Errorf("%w: isBase64Encoded body is not base64: %v", ErrMalformedResponse, err)
 	}
 	return b, nil
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -295,8 +295,8 @@ func (c *Config) validateIntegration(path string, in *Integration, add func(stri
 		if in.Type != TypeMock {
 			add(path+".response", "only MOCK takes response")
 		}
-		if s := in.Response.StatusCode; s < 100 || s > 599 {
-			add(path+".response.statusCode", "%d: want 100 to 599", s)
+		if s := in.Response.StatusCode; s < 200 || s > 599 {
+			add(path+".response.statusCode", "%d: want 200 to 599", s)
 		}
 		if _, err := route.Compile(in.Response.Body, route.Template); err != nil {
 			add(path+".response.body", "%v", err)

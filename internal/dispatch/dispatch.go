@@ -7,9 +7,11 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/integration"
@@ -27,11 +29,14 @@ type Route struct {
 	TwoWay bool
 }
 
-// Stage is what every event says about where it happened.
+// Stage is what every event says about where it happened, and the
+// stage's limit on messages.
 type Stage struct {
 	Name      string
 	APIID     string
 	Variables map[string]string
+	// MaxMessageBytes bounds a route response, as it bounds client messages.
+	MaxMessageBytes int
 }
 
 // Dispatcher runs routes. It is safe for concurrent use.
@@ -103,7 +108,7 @@ func (d *Dispatcher) Connect(ctx context.Context, ev *awsapi.Event) (*integratio
 func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	key, r, ok := d.table.Select(msg)
 	if !ok {
-		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, d.ids.New()))
+		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, d.ids.New()), false)
 		return
 	}
 	ev := d.NewEvent(awsapi.Message, key, &c.Info)
@@ -114,7 +119,9 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 		d.invoke(c, r, ev)
 		return
 	}
-	c.Acquire()
+	if !c.Acquire() {
+		return // the connection is closing
+	}
 	go func() {
 		defer c.Release()
 		d.invoke(c, r, ev)
@@ -125,12 +132,16 @@ func (d *Dispatcher) invoke(c *session.Conn, r *Route, ev *awsapi.Event) {
 	ctx, cancel := context.WithTimeout(d.ctx, r.Timeout)
 	defer cancel()
 	resp, err := r.Integration.Invoke(ctx, ev)
+	if err == nil && r.TwoWay && len(resp.Body) > d.stage.MaxMessageBytes {
+		err = &integration.FunctionError{Kind: "response too large",
+			Detail: fmt.Sprintf("%d bytes; stage.limits.maxMessageBytes is %d", len(resp.Body), d.stage.MaxMessageBytes)}
+	}
 	switch {
 	case err != nil:
 		d.logFailure(ev, err)
-		c.SendOrClose(awsapi.AppendErrorFrame(nil, ErrorFrameMessage(err), c.ID, ev.RequestID))
+		c.SendOrClose(awsapi.AppendErrorFrame(nil, ErrorFrameMessage(err), c.ID, ev.RequestID), false)
 	case r.TwoWay && len(resp.Body) > 0:
-		c.SendOrClose(resp.Body)
+		c.SendOrClose(resp.Body, !utf8.Valid(resp.Body))
 	}
 }
 

@@ -119,6 +119,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch err := conn.Send(body, binary); {
 		case errors.Is(err, session.ErrQueueFull):
 			h.writeError(w, errLimitExceeded)
+		case errors.Is(err, session.ErrTooLarge):
+			h.writeError(w, errOverQueue)
 		case err != nil:
 			h.writeError(w, errGone)
 		default:

@@ -34,9 +34,6 @@ func NewIDs() *IDs {
 	return g
 }
 
-// Node returns the 3-byte node id embedded in every id.
-func (g *IDs) Node() [3]byte { return g.node }
-
 // New returns a fresh id.
 func (g *IDs) New() string {
 	var raw [11]byte
@@ -46,18 +43,4 @@ func (g *IDs) New() string {
 	var out [IDLen]byte
 	base64.URLEncoding.Encode(out[:], raw[:])
 	return string(out[:])
-}
-
-// ValidID reports whether s has the shape of an id (it may still be unknown).
-func ValidID(s string) bool {
-	if len(s) != IDLen || s[IDLen-1] != '=' {
-		return false
-	}
-	for i := 0; i < IDLen-1; i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

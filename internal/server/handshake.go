@@ -22,6 +22,7 @@ import (
 // $connect integration while the client waits, then answer 101 (2xx from
 // the integration) or the integration's status, and start the session.
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
+	headers := requestHeaders(r) // takes this request's raw head, whatever happens next
 	if status, msg := checkUpgrade(r); status != 0 {
 		if status == http.StatusUpgradeRequired {
 			w.Header().Set("Upgrade", "websocket")
@@ -34,13 +35,13 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+s.pending.Load() >= int64(max) {
+	pending := s.pending.Add(1) // counted before the check, so racing handshakes cannot overshoot
+	defer s.pending.Add(-1)
+	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "Too many connections", http.StatusTooManyRequests)
 		return
 	}
-	s.pending.Add(1)
-	defer s.pending.Add(-1)
 
 	info := session.Info{
 		ID:          s.ids.New(),
@@ -50,7 +51,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 		ConnectedAt: time.Now().UnixMilli(),
 	}
 	ev := s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
-	ev.Headers = s.connectHeaders(r, info.SourceIP)
+	ev.Headers = s.connectHeaders(r, headers, info.SourceIP)
 	if r.URL.RawQuery != "" {
 		ev.Query = r.URL.Query()
 	}
@@ -63,7 +64,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeJSONStatus(w, http.StatusBadGateway, awsapi.FrameInternalError)
 		return
-	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 299):
+	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 599):
+		// Not an HTTP status a handshake can answer with (1xx would even
+		// switch protocols): the integration failed.
+		s.log.Warn("integration failed", slog.String("route", route.Connect), slog.String("connectionId", info.ID),
+			slog.String("error", "$connect answered statusCode "+strconv.Itoa(resp.StatusCode)+"; want 200 to 599"))
+		writeJSONStatus(w, http.StatusBadGateway, awsapi.FrameInternalError)
+		return
+	case resp != nil && resp.StatusCode > 299:
 		// The integration refused: its status, without its body.
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(resp.StatusCode)
@@ -76,9 +84,13 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 			header = http.Header{"Sec-WebSocket-Protocol": {p}}
 		}
 	}
+	// Counted before the hijack: once hijacked, http.Server.Shutdown no
+	// longer waits for this request, and Shutdown's wait must see it.
+	s.live.Add(1)
 	up := ws.HTTPUpgrader{Header: header, Timeout: s.opts.WriteTimeout}
 	conn, rw, _, err := up.Upgrade(r, w)
 	if err != nil {
+		s.live.Done()
 		s.log.Debug("upgrade failed", slog.String("connectionId", info.ID), slog.String("error", err.Error()))
 		if conn != nil {
 			conn.Close()
@@ -88,7 +100,6 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	conn = plainConn(conn, rw)
 
 	c := session.New(conn, info, &s.opts, s)
-	s.live.Add(1)
 	s.liveCount.Add(1)
 	s.conns.Add(info.ID, c)
 	if s.stopping.Load() {
@@ -146,8 +157,7 @@ func headerHasToken(h http.Header, name, token string) bool {
 
 // connectHeaders are the upgrade request's headers plus the forwarding
 // headers API Gateway adds in front of its integrations.
-func (s *Server) connectHeaders(r *http.Request, ip string) []awsapi.Header {
-	hs := requestHeaders(r)
+func (s *Server) connectHeaders(r *http.Request, hs []awsapi.Header, ip string) []awsapi.Header {
 	xff := ip
 	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
 		xff = prior + ", " + ip

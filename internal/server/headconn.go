@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 )
@@ -22,30 +24,54 @@ func (l headListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &headConn{Conn: c, recording: true}, nil
+	hc := &headConn{Conn: c}
+	hc.recording.Store(true)
+	return hc, nil
 }
 
 // headConn records the raw bytes of the first request head read from a
 // connection. net/http canonicalizes header names (Sec-Websocket-Key);
 // API Gateway hands the $connect integration the client's own spelling
-// (Sec-WebSocket-Key, x-api-key), and handlers index headers by it.
+// (Sec-WebSocket-Key, x-api-key), and handlers index headers by it. Every
+// request takes the record (take), so a later request on a kept-alive
+// connection never sees an earlier one's head.
 type headConn struct {
 	net.Conn
+	recording atomic.Bool
+	mu        sync.Mutex // guards head: net/http may read ahead while a handler runs
 	head      []byte
-	recording bool
 }
 
 func (c *headConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if c.recording && n > 0 {
-		c.head = append(c.head, p[:n]...)
-		if i := bytes.Index(c.head, []byte("\r\n\r\n")); i >= 0 {
-			c.head, c.recording = c.head[:i+2], false
-		} else if len(c.head) > maxHeadBytes {
-			c.head, c.recording = nil, false
+	if n > 0 && c.recording.Load() {
+		c.mu.Lock()
+		if c.recording.Load() {
+			c.head = append(c.head, p[:n]...)
+			if i := bytes.Index(c.head, []byte("\r\n\r\n")); i >= 0 {
+				c.head = c.head[:i+2]
+				c.recording.Store(false)
+			} else if i := bytes.Index(c.head, []byte("\n\n")); i >= 0 {
+				c.head = c.head[:i+1] // bare LF line ends, which net/http accepts
+				c.recording.Store(false)
+			} else if len(c.head) > maxHeadBytes {
+				c.head = nil
+				c.recording.Store(false)
+			}
 		}
+		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// take returns the recorded head, if any, and stops recording for good.
+func (c *headConn) take() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recording.Store(false)
+	h := c.head
+	c.head = nil
+	return h
 }
 
 type headConnKey struct{}
@@ -58,11 +84,11 @@ func withHeadConn(ctx context.Context, c net.Conn) context.Context {
 // client's spelling when the raw head is at hand (the first request on a
 // connection), else with Go's canonical names. The raw head is released.
 func requestHeaders(r *http.Request) []awsapi.Header {
-	if hc, ok := r.Context().Value(headConnKey{}).(*headConn); ok && hc.head != nil {
-		raw := string(hc.head)
-		hc.head = nil
-		if hs, ok := parseHead(raw, r); ok {
-			return hs
+	if hc, ok := r.Context().Value(headConnKey{}).(*headConn); ok {
+		if raw := hc.take(); raw != nil {
+			if hs, ok := parseHead(string(raw), r); ok {
+				return hs
+			}
 		}
 	}
 	hs := []awsapi.Header{{Name: "Host", Value: r.Host}}
@@ -77,20 +103,21 @@ func requestHeaders(r *http.Request) []awsapi.Header {
 // releaseHead drops the recorded head of a request that is not an upgrade.
 func releaseHead(r *http.Request) {
 	if hc, ok := r.Context().Value(headConnKey{}).(*headConn); ok {
-		hc.head = nil
+		hc.take()
 	}
 }
 
 // parseHead reads header lines from a raw request head. It checks that the
 // head belongs to r (same request line target) before trusting it.
 func parseHead(raw string, r *http.Request) ([]awsapi.Header, bool) {
-	line, rest, ok := strings.Cut(raw, "\r\n")
+	raw = strings.ReplaceAll(raw, "\r\n", "\n")
+	line, rest, ok := strings.Cut(raw, "\n")
 	if !ok || !strings.HasPrefix(line, r.Method+" "+r.RequestURI+" ") {
 		return nil, false
 	}
 	var hs []awsapi.Header
 	for rest != "" {
-		line, rest, _ = strings.Cut(rest, "\r\n")
+		line, rest, _ = strings.Cut(rest, "\n")
 		if line == "" {
 			break
 		}

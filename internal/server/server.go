@@ -82,6 +82,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
 	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
 		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
+		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
 	}, s.ids, log)
 
 	l := cfg.Stage.Limits

@@ -52,6 +52,7 @@ func (c *Conn) startCloseLocked(code int, reason string) {
 		return
 	}
 	c.closeSent = true
+	c.signalClosingLocked()
 	body := ws.NewCloseFrameBody(ws.StatusCode(code), reason)
 	if code == CodeNoStatus {
 		body = nil // 1005 must not appear on the wire: echo an empty close
@@ -72,6 +73,7 @@ func (c *Conn) abortLocked(code int, reason string) {
 		c.closeCode, c.closeReason = code, reason
 	}
 	c.queue, c.queued = nil, 0
+	c.signalClosingLocked()
 	c.closeSocketLocked()
 	if c.timer != nil {
 		// A closed socket raises no readiness event: end on the timer.
@@ -81,17 +83,47 @@ func (c *Conn) abortLocked(code int, reason string) {
 }
 
 // finish runs when the reader stops: the socket is closed (after the
-// writer drains, if it is running), and the handler hears the end.
+// writer drains, if it is running), and then the handler hears the end.
 func (c *Conn) finish() {
 	c.mu.Lock()
 	c.readerDone = true
 	if c.closeCode == 0 {
 		c.closeCode, c.closeReason = CodeAbnormal, ReasonAbnormal
 	}
+	c.signalClosingLocked()
 	if !c.writing {
 		c.closeSocketLocked()
 	}
-	code, reason := c.closeCode, c.closeReason
+	report := c.reportLocked()
 	c.mu.Unlock()
-	c.handler.HandleClose(c, code, reason)
+	if report {
+		c.reportEnd()
+	}
+}
+
+// reportLocked reports whether the end is due now, once: the reader is
+// done and the socket is closed. Whoever closes last (the reader's finish
+// or the draining writer) delivers it, so $disconnect always follows the
+// socket's close. c.mu must be held.
+func (c *Conn) reportLocked() bool {
+	if c.readerDone && c.sockClosed && !c.reported {
+		c.reported = true
+		return true
+	}
+	return false
+}
+
+func (c *Conn) reportEnd() {
+	c.handler.HandleClose(c, c.closeCode, c.closeReason)
+}
+
+// signalClosingLocked wakes a reader waiting in Acquire. c.mu must be held.
+func (c *Conn) signalClosingLocked() {
+	if c.closing != nil {
+		select {
+		case <-c.closing:
+		default:
+			close(c.closing)
+		}
+	}
 }

@@ -79,7 +79,9 @@ type Conn struct {
 	closeDeadline time.Time
 	readerDone    bool // the reader has finished; the writer closes the socket when drained
 	sockClosed    bool
+	reported      bool          // HandleClose was called
 	sem           chan struct{} // bounds in-flight messages; made on first use
+	closing       chan struct{} // closed when the connection starts closing; made with sem
 
 	// The readiness-driven reader (poll.go); nil with Serve.
 	reg          *netpoll.Registration
@@ -103,15 +105,27 @@ func (c *Conn) LastActiveAt() int64 { return c.lastActive.Load() }
 func (c *Conn) touch() { c.lastActive.Store(time.Now().UnixMilli()) }
 
 // Acquire takes one of the connection's in-flight message slots, waiting
-// while all are taken. Only the reader (HandleMessage) calls it.
-func (c *Conn) Acquire() {
+// while all are taken. It returns false, without a slot, once the
+// connection is closing: the message is then dropped and the reader goes
+// back to the close handshake. Only the reader (HandleMessage) calls it.
+func (c *Conn) Acquire() bool {
 	c.mu.Lock()
+	if c.closeSent || c.sockClosed {
+		c.mu.Unlock()
+		return false
+	}
 	if c.sem == nil {
 		c.sem = make(chan struct{}, max(c.opts.MaxInflight, 1))
+		c.closing = make(chan struct{})
 	}
-	sem := c.sem
+	sem, closing := c.sem, c.closing
 	c.mu.Unlock()
-	sem <- struct{}{}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-closing:
+		return false
+	}
 }
 
 // Release returns a slot taken by Acquire.

@@ -102,6 +102,12 @@ func (c *Conn) onPayload(st *readState, h frameHeader, p []byte) bool {
 		c.violation(CodeInvalidData, ReasonInvalidData)
 		return true
 	}
+	c.mu.Lock()
+	closing := c.closeSent || c.sockClosed
+	c.mu.Unlock()
+	if closing {
+		return true // no message after our close frame: $disconnect may be on its way
+	}
 	c.touch()
 	c.handler.HandleMessage(c, msg, binary)
 	return true

@@ -2,8 +2,11 @@ package session
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -113,5 +116,36 @@ func TestValidCloseCode(t *testing.T) {
 		if got := validCloseCode(code); got != want {
 			t.Errorf("validCloseCode(%d) = %v", code, got)
 		}
+	}
+}
+
+type discardHandler struct{}
+
+func (discardHandler) HandleMessage(*Conn, []byte, bool) {}
+func (discardHandler) HandleClose(*Conn, int, string)    {}
+
+// Each queued frame is charged its overhead, so a client that reads
+// nothing cannot make tiny frames hold far more memory than the limit.
+func TestSendQueueChargesEachFrame(t *testing.T) {
+	server, client := net.Pipe() // nobody reads client: the writer blocks
+	defer client.Close()
+	const limit = 64 << 10
+	c := New(server, Info{ID: "x", ConnectedAt: time.Now().UnixMilli()},
+		&Options{SendQueueBytes: limit, MaxFrameBytes: 32 << 10, WriteTimeout: time.Minute, CloseGrace: time.Second}, discardHandler{})
+	n := 0
+	for ; n < 100000; n++ {
+		err := c.Send(nil, false)
+		if errors.Is(err, ErrQueueFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if perFrame := 2 + frameOverhead; n > limit/perFrame+1 {
+		t.Errorf("%d empty messages queued within %d bytes; at most %d fit", n, limit, limit/perFrame+1)
+	}
+	if err := c.Send(make([]byte, limit+1), false); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("message larger than the queue: %v, want ErrTooLarge", err)
 	}
 }

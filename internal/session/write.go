@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -13,16 +12,28 @@ var (
 	// ErrClosed is returned by Send once the connection is closing.
 	ErrClosed = errors.New("session: connection closed")
 	// ErrQueueFull is returned by Send when the client is not reading fast
-	// enough for the message to fit in its send queue.
+	// enough for the message to fit in its send queue now.
 	ErrQueueFull = errors.New("session: send queue full")
+	// ErrTooLarge is returned by Send for a message larger than the whole
+	// send queue: it would never fit.
+	ErrTooLarge = errors.New("session: message larger than the send queue")
 )
 
-// Send queues one message: a text frame when payload is valid UTF-8 and
-// binary is false, otherwise a binary frame; messages larger than
-// MaxFrameBytes are fragmented. It never blocks on the network.
+// frameOverhead is charged to the send queue for each queued frame on top
+// of its bytes (its slice header and allocation), so many tiny frames
+// cannot hold far more memory than SendQueueBytes says.
+const frameOverhead = 64
+
+// Send queues one message, as a binary frame if binary, otherwise as a
+// text frame (the caller guarantees valid UTF-8); messages larger than
+// MaxFrameBytes are fragmented. An empty queue takes any message up to
+// SendQueueBytes. It never blocks on the network.
 func (c *Conn) Send(payload []byte, binary bool) error {
+	if len(payload) > c.opts.SendQueueBytes {
+		return ErrTooLarge
+	}
 	op := ws.OpText
-	if binary || !utf8.Valid(payload) {
+	if binary {
 		op = ws.OpBinary
 	}
 	frames := encodeMessage(op, payload, c.opts.MaxFrameBytes)
@@ -31,7 +42,7 @@ func (c *Conn) Send(payload []byte, binary bool) error {
 	if c.closeSent || c.sockClosed || c.readerDone {
 		return ErrClosed
 	}
-	if c.opts.SendQueueBytes > 0 && c.queued+len(frames) > c.opts.SendQueueBytes {
+	if c.queued > 0 && c.queued+len(frames)+frameOverhead > c.opts.SendQueueBytes {
 		if c.opts.Stats != nil {
 			c.opts.Stats.QueueRejected.Add(1)
 		}
@@ -42,11 +53,11 @@ func (c *Conn) Send(payload []byte, binary bool) error {
 	return nil
 }
 
-// SendOrClose is Send for messages the gateway itself owes the client
-// (route responses, error frames): if the queue is full the client is
-// too slow to keep, and the connection is closed with 1008.
-func (c *Conn) SendOrClose(payload []byte) {
-	if err := c.Send(payload, false); errors.Is(err, ErrQueueFull) {
+// SendOrClose sends a text message the gateway itself owes the client
+// (route responses, error frames): if the queue is full the client is too
+// slow to keep, and the connection is closed with 1008.
+func (c *Conn) SendOrClose(payload []byte, binary bool) {
+	if err := c.Send(payload, binary); errors.Is(err, ErrQueueFull) {
 		if c.opts.Stats != nil {
 			c.opts.Stats.SlowClosed.Add(1)
 		}
@@ -62,7 +73,7 @@ func (c *Conn) sendControl(op ws.OpCode, payload []byte) {
 	if c.closeSent || c.sockClosed {
 		return
 	}
-	if c.opts.SendQueueBytes > 0 && c.queued+len(frame) > c.opts.SendQueueBytes {
+	if c.queued+len(frame)+frameOverhead > c.opts.SendQueueBytes {
 		if c.opts.Stats != nil {
 			c.opts.Stats.SlowClosed.Add(1)
 		}
@@ -74,7 +85,7 @@ func (c *Conn) sendControl(op ws.OpCode, payload []byte) {
 
 func (c *Conn) enqueueLocked(frame []byte) {
 	c.queue = append(c.queue, frame)
-	c.queued += len(frame)
+	c.queued += len(frame) + frameOverhead
 	if !c.writing {
 		c.writing = true
 		go c.writeLoop()
@@ -91,7 +102,11 @@ func (c *Conn) writeLoop() {
 			if c.readerDone {
 				c.closeSocketLocked()
 			}
+			report := c.reportLocked()
 			c.mu.Unlock()
+			if report {
+				c.reportEnd()
+			}
 			return
 		}
 		batch := c.queue
@@ -100,7 +115,7 @@ func (c *Conn) writeLoop() {
 
 		n := 0
 		for _, f := range batch {
-			n += len(f)
+			n += len(f) + frameOverhead
 		}
 		c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		bufs := net.Buffers(batch)
@@ -119,7 +134,11 @@ func (c *Conn) writeLoop() {
 				c.abortLocked(CodeAbnormal, ReasonAbnormal)
 			}
 			c.writing = false
+			report := c.reportLocked()
 			c.mu.Unlock()
+			if report {
+				c.reportEnd()
+			}
 			return
 		}
 		c.mu.Unlock()
