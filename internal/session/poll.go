@@ -17,6 +17,13 @@ import (
 // readBufSize is the pooled buffer one readiness event reads into.
 const readBufSize = 16 << 10
 
+// linger is how long a reader waits for the next bytes, in a plain read
+// through Go's poller, before handing the connection back to epoll. A
+// busy connection (request, reply, request) then stays on one goroutine
+// instead of paying a wake-up, a goroutine and an epoll_ctl per message;
+// a quiet one holds nothing after this long.
+const linger = 10 * time.Millisecond
+
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 // pollReader is a frame in progress between readiness events.
@@ -87,9 +94,17 @@ func (c *Conn) onReadable() {
 			return
 		}
 		if n < len(*bp) {
-			// Probably drained. If more bytes arrived meanwhile, the
-			// level-triggered re-arm below reports them at once, so
-			// skipping the read that would say EAGAIN loses nothing.
+			// Drained, probably: wait a little for the next bytes.
+			if n, ok := c.lingerRead(*bp); ok {
+				if !c.feed(pr, (*bp)[:n]) {
+					c.pr = nil
+					c.endPolled()
+					return
+				}
+				continue
+			}
+			// Nothing came. If bytes arrive now, the level-triggered
+			// re-arm below reports them at once: nothing is lost.
 			break
 		}
 	}
@@ -109,6 +124,15 @@ func (c *Conn) onReadable() {
 	if err != nil {
 		c.endPolled() // the socket is gone
 	}
+}
+
+// lingerRead waits up to linger for bytes; ok is false when none came
+// (or the connection failed, which the next non-blocking read reports).
+func (c *Conn) lingerRead(buf []byte) (int, bool) {
+	c.conn.SetReadDeadline(time.Now().Add(linger))
+	n, err := c.conn.Read(buf)
+	c.conn.SetReadDeadline(time.Time{}) // non-blocking reads must not see a past deadline
+	return n, err == nil && n > 0
 }
 
 // feed parses frames out of b; false stops reading.
