@@ -2,7 +2,7 @@
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: test lint bench check build fuzz
+.PHONY: test lint bench bench-micro check build fuzz
 
 ## test: every test, with the race detector (starts real gateways, Node.js for test/nodechat);
 ## the end-to-end suites run once more with the portable goroutine-per-connection reader
@@ -24,8 +24,14 @@ check: lint test
 build:
 	$(GO) build -o bin/switchboard ./cmd/switchboard
 
-## bench: micro-benchmarks, idle memory per connection, echo through the gateway vs bare gobwas/ws
+## bench: the quick benchmark profile (under 2 minutes): every scenario of cmd/switchboard-bench against the
+##        gateway and its baselines; tables on stdout, results in bench/results/<date>-<commit>.json (bench/README.md)
 bench:
+	$(GO) build -o bin/switchboard-bench ./cmd/switchboard-bench
+	bin/switchboard-bench run --profile quick --results bench/results
+
+## bench-micro: Go benchmarks: route selection, event encoding, SigV4, idle memory and echo in-process
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/route ./internal/awsapi ./internal/sigv4
 	$(GO) test -run '^$$' -bench 'IdleMemory' -benchtime=1x ./internal/server
 	$(GO) test -run '^$$' -bench 'Echo' -benchtime=3s -count=3 ./internal/server

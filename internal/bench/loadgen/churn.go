@@ -1,0 +1,78 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunChurn has concurrency goroutines connect, exchange one echo message
+// and disconnect until the window ends, alternating a clean close (close
+// frame, wait for the server's) with an abrupt reset. Ops count complete
+// cycles in the window; Latency is one cycle, in µs.
+func RunChurn(ctx context.Context, d *Dialer, targets []string, first, concurrency int, w Window, e Echo) Stats {
+	var col collector
+	var next atomic.Int64
+	next.Store(int64(first))
+	var wg sync.WaitGroup
+	for range max(concurrency, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st Stats
+			defer col.add(&st)
+			var buf []byte
+			for ctx.Err() == nil && time.Now().Before(w.End) {
+				i := int(next.Add(1) - 1)
+				t0 := time.Now()
+				err := churnOnce(ctx, d, Target(targets, i), i, e, &buf)
+				t1 := time.Now()
+				if err != nil {
+					if ctx.Err() == nil {
+						st.Fail(err)
+						time.Sleep(10 * time.Millisecond)
+					}
+					continue
+				}
+				st.Total++
+				if w.In(t1) {
+					st.Ops++
+					st.Latency.Record(micros(t1.Sub(t0)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	col.Seconds = w.Seconds()
+	return col.Stats
+}
+
+func churnOnce(ctx context.Context, d *Dialer, target string, i int, e Echo, buf *[]byte) error {
+	c, err := d.Dial(ctx, target, i)
+	if err != nil {
+		return err
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	now := time.Now().UnixNano()
+	*buf = AppendMessage((*buf)[:0], e.Action, now, e.Size)
+	if err := c.WriteText(*buf); err != nil {
+		Abort(c)
+		return fmt.Errorf("churn send: %w", err)
+	}
+	msg, err := c.ReadMessage()
+	if err != nil {
+		Abort(c)
+		return fmt.Errorf("churn reply: %w", err)
+	}
+	if t, ok := ParseStamp(msg); !ok || t != now {
+		Abort(c)
+		return fmt.Errorf("churn reply: unexpected %.80q", msg)
+	}
+	if i%2 == 0 {
+		return c.CloseNormally(3 * time.Second)
+	}
+	Abort(c.Conn)
+	return nil
+}

@@ -1,0 +1,101 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// Post configures the @connections workload.
+type Post struct {
+	// Endpoint is the management endpoint, http://HOST:PORT/STAGE.
+	Endpoint string
+	// IDs are the target connections, posted to round-robin. One id that
+	// does not exist is fine against a server that ignores it.
+	IDs []string
+	// Clients is the number of concurrent keep-alive HTTP clients.
+	Clients int
+	// Size is the payload size; each payload carries its send time.
+	Size int
+	// AccessKeyID and SecretAccessKey sign every request (SigV4, service
+	// execute-api, region us-east-1), whether or not the server checks.
+	AccessKeyID, SecretAccessKey string
+}
+
+// RunPost has Clients goroutines POST to @connections/{id} back to back
+// until the window ends, each request signed with the AWS SDK's signer.
+// Ops count 200 answers in the window; Latency is the POST round trip.
+func RunPost(ctx context.Context, p Post, w Window) Stats {
+	transport := &http.Transport{MaxIdleConnsPerHost: p.Clients, MaxConnsPerHost: p.Clients,
+		DisableCompression: true, IdleConnTimeout: 30 * time.Second}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
+
+	var col collector
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(p.Clients, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st Stats
+			defer col.add(&st)
+			signer := v4.NewSigner()
+			var body []byte
+			for ctx.Err() == nil && time.Now().Before(w.End) {
+				id := p.IDs[int(next.Add(1)-1)%len(p.IDs)]
+				t0 := time.Now()
+				body = AppendMessage(body[:0], "", t0.UnixNano(), p.Size)
+				err := postOne(ctx, client, signer, creds, p.Endpoint+"/@connections/"+url.PathEscape(id), body, t0)
+				t1 := time.Now()
+				if err != nil {
+					if ctx.Err() == nil {
+						st.Fail(err)
+					}
+					continue
+				}
+				st.Total++
+				if w.In(t1) {
+					st.Ops++
+					st.Latency.Record(micros(t1.Sub(t0)))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	col.Seconds = w.Seconds()
+	return col.Stats
+}
+
+func postOne(ctx context.Context, client *http.Client, signer *v4.Signer, creds aws.Credentials, target string, body []byte, now time.Time) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", now); err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s %s %.200s", target, resp.Status, resp.Header.Get("x-amzn-ErrorType"), answer)
+	}
+	return nil
+}
