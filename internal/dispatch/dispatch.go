@@ -116,7 +116,7 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	ev.Body = msg
 	ev.IsBase64Encoded = binary
 	if in, ok := r.Integration.(integration.Inline); ok && in.Inline() {
-		d.invoke(c, r, ev)
+		d.invoke(c, r, ev, false)
 		return
 	}
 	if !c.Acquire() {
@@ -124,13 +124,19 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	}
 	go func() {
 		defer c.Release()
-		d.invoke(c, r, ev)
+		d.invoke(c, r, ev, true)
 	}()
 }
 
-func (d *Dispatcher) invoke(c *session.Conn, r *Route, ev *awsapi.Event) {
-	ctx, cancel := context.WithTimeout(d.ctx, r.Timeout)
-	defer cancel()
+// invoke calls the route's integration; timed bounds it by the route's
+// timeout (inline integrations cannot block, and skip the timer).
+func (d *Dispatcher) invoke(c *session.Conn, r *Route, ev *awsapi.Event, timed bool) {
+	ctx := d.ctx
+	if timed {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(d.ctx, r.Timeout)
+		defer cancel()
+	}
 	resp, err := r.Integration.Invoke(ctx, ev)
 	if err == nil && r.TwoWay && len(resp.Body) > d.stage.MaxMessageBytes {
 		err = &integration.FunctionError{Kind: "response too large",

@@ -83,6 +83,7 @@ func (c *Conn) onReadable() {
 	if pr == nil {
 		pr = pollReaders.Get().(*pollReader)
 	}
+	// Take what is there now...
 	for {
 		n, err := c.reg.ReadNonblock(*bp)
 		if err == netpoll.ErrWouldBlock {
@@ -94,18 +95,21 @@ func (c *Conn) onReadable() {
 			return
 		}
 		if n < len(*bp) {
-			// Drained, probably: wait a little for the next bytes.
-			if n, ok := c.lingerRead(*bp); ok {
-				if !c.feed(pr, (*bp)[:n]) {
-					c.pr = nil
-					c.endPolled()
-					return
-				}
-				continue
-			}
-			// Nothing came. If bytes arrive now, the level-triggered
-			// re-arm below reports them at once: nothing is lost.
+			break // drained, probably
+		}
+	}
+	// ...then wait a little for more, as long as it keeps coming. When
+	// nothing came, bytes arriving after this are reported at once by the
+	// level-triggered re-arm below: nothing is lost.
+	for {
+		n, ok := c.lingerRead(*bp)
+		if !ok {
 			break
+		}
+		if !c.feed(pr, (*bp)[:n]) {
+			c.pr = nil
+			c.endPolled()
+			return
 		}
 	}
 	if pr.idle() {
