@@ -223,3 +223,30 @@ func (p *Poller) Close() error {
 	<-p.done
 	return nil
 }
+
+// WriteNonblock makes one gathering write attempt on raw without waiting:
+// it returns how many bytes of bufs the socket took (0 when its buffer is
+// full).
+func WriteNonblock(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	var n int
+	var err error
+	rerr := raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = unix.Writev(int(fd), bufs)
+			if err != unix.EINTR {
+				return true // never wait: the caller queues the rest
+			}
+		}
+	})
+	switch {
+	case rerr != nil:
+		return 0, rerr
+	case err == unix.EAGAIN:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case n < 0:
+		return 0, nil
+	}
+	return n, nil
+}

@@ -37,3 +37,6 @@ func (r *Registration) ReadNonblock([]byte) (int, error) { return 0, ErrUnsuppor
 
 // Close does nothing.
 func (p *Poller) Close() error { return nil }
+
+// WriteNonblock writes nothing here; callers fall back to a blocking writer.
+func WriteNonblock(syscall.RawConn, [][]byte) (int, error) { return 0, nil }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/switchboardgw/switchboard/internal/netpoll"
@@ -65,6 +66,7 @@ type Info struct {
 type Conn struct {
 	Info
 	conn       net.Conn
+	raw        syscall.RawConn // non-blocking writes; nil if conn has no descriptor
 	opts       *Options
 	handler    Handler
 	lastActive atomic.Int64 // Unix ms of the last data message in or out
@@ -72,7 +74,8 @@ type Conn struct {
 	mu            sync.Mutex
 	queue         [][]byte // encoded frames waiting for the writer
 	queued        int      // bytes in queue and in the writer's hands
-	writing       bool     // a writer goroutine is running
+	writing       bool     // someone holds the writer's role (writeLoop or flushLocked)
+	corked        bool     // the reader is handling a buffer: replies wait for uncork
 	closeSent     bool     // our close frame is queued: no more data frames
 	closeCode     int      // the close recorded first, by either side
 	closeReason   string
@@ -89,11 +92,17 @@ type Conn struct {
 	ended        bool        // endPolled ran
 	unregistered bool        // reg was removed from the poller
 	pr           *pollReader // a frame in progress; only the running onReadable uses it
+	lastReadAt   int64       // Unix ns of the last readiness event; only onReadable uses it
 }
 
 // New wraps an upgraded connection. Call Serve to run it.
 func New(conn net.Conn, info Info, opts *Options, h Handler) *Conn {
 	c := &Conn{Info: info, conn: conn, opts: opts, handler: h}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
 	c.lastActive.Store(info.ConnectedAt)
 	return c
 }

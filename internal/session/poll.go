@@ -21,7 +21,9 @@ const readBufSize = 16 << 10
 // through Go's poller, before handing the connection back to epoll. A
 // busy connection (request, reply, request) then stays on one goroutine
 // instead of paying a wake-up, a goroutine and an epoll_ctl per message;
-// a quiet one holds nothing after this long.
+// a quiet one holds nothing after this long. Only connections whose
+// previous bytes came less than linger ago linger at all: waiting on one
+// whose messages are further apart would cost more than it saves.
 const linger = 10 * time.Millisecond
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
@@ -98,10 +100,13 @@ func (c *Conn) onReadable() {
 			break // drained, probably
 		}
 	}
-	// ...then wait a little for more, as long as it keeps coming. When
-	// nothing came, bytes arriving after this are reported at once by the
-	// level-triggered re-arm below: nothing is lost.
-	for {
+	// ...then, on a busy connection, wait a little for more, as long as it
+	// keeps coming. When nothing came, bytes arriving after this are
+	// reported at once by the level-triggered re-arm below: nothing is lost.
+	now := time.Now().UnixNano()
+	busy := now-c.lastReadAt < int64(linger)
+	c.lastReadAt = now
+	for busy {
 		n, ok := c.lingerRead(*bp)
 		if !ok {
 			break
@@ -141,6 +146,8 @@ func (c *Conn) lingerRead(buf []byte) (int, bool) {
 
 // feed parses frames out of b; false stops reading.
 func (c *Conn) feed(pr *pollReader, b []byte) bool {
+	c.cork()
+	defer c.uncork()
 	for {
 		if !pr.haveHdr {
 			if len(b) == 0 {

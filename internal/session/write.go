@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/switchboardgw/switchboard/internal/netpoll"
 )
 
 var (
@@ -38,19 +40,103 @@ func (c *Conn) Send(payload []byte, binary bool) error {
 	}
 	frames := encodeMessage(op, payload, c.opts.MaxFrameBytes)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closeSent || c.sockClosed || c.readerDone {
+		c.mu.Unlock()
 		return ErrClosed
 	}
 	if c.queued > 0 && c.queued+len(frames)+frameOverhead > c.opts.SendQueueBytes {
+		c.mu.Unlock()
 		if c.opts.Stats != nil {
 			c.opts.Stats.QueueRejected.Add(1)
 		}
 		return ErrQueueFull
 	}
-	c.enqueueLocked(frames)
 	c.touch()
+	c.queue = append(c.queue, frames)
+	c.queued += len(frames) + frameOverhead
+	if !c.writing && !c.corked {
+		c.flushLocked() // unlocks
+		return nil
+	}
+	c.mu.Unlock()
 	return nil
+}
+
+// cork holds replies back while the reader handles a buffer of messages,
+// so that uncork sends them together.
+func (c *Conn) cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+func (c *Conn) uncork() {
+	c.mu.Lock()
+	c.corked = false
+	if !c.writing && len(c.queue) > 0 {
+		c.flushLocked() // unlocks
+		return
+	}
+	c.mu.Unlock()
+}
+
+// flushLocked takes the writer's role (none may be running) and offers the
+// whole queue to the socket in one non-blocking gathering write, which
+// usually takes it all; a writer goroutine starts only for what is left.
+// It unlocks c.mu.
+func (c *Conn) flushLocked() {
+	c.writing = true
+	if c.raw == nil || c.sockClosed {
+		go c.writeLoop()
+		c.mu.Unlock()
+		return
+	}
+	batch := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	n, err := netpoll.WriteNonblock(c.raw, batch)
+	c.mu.Lock()
+	if err != nil {
+		c.abortLocked(CodeAbnormal, ReasonAbnormal)
+		c.writerDoneLocked() // unlocks
+		return
+	}
+	// Drop what was written; put the rest back in front of anything queued
+	// meanwhile.
+	var rest [][]byte
+	for i, f := range batch {
+		if n >= len(f) {
+			n -= len(f)
+			c.queued -= len(f) + frameOverhead
+			continue
+		}
+		c.queued -= n
+		rest = append(append(rest, f[n:]), batch[i+1:]...)
+		break
+	}
+	if len(rest) > 0 {
+		c.queue = append(rest, c.queue...)
+	}
+	if len(c.queue) > 0 {
+		go c.writeLoop() // keeps the writer's role
+		c.mu.Unlock()
+		return
+	}
+	c.writerDoneLocked() // unlocks
+}
+
+// writerDoneLocked gives up the writer's role: the socket is closed if the
+// reader is done, and the end is reported if due. It unlocks c.mu.
+func (c *Conn) writerDoneLocked() {
+	c.writing = false
+	if c.readerDone {
+		c.closeSocketLocked()
+	}
+	report := c.reportLocked()
+	c.mu.Unlock()
+	if report {
+		c.reportEnd()
+	}
 }
 
 // SendOrClose sends a text message the gateway itself owes the client
@@ -98,15 +184,7 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.sockClosed {
-			c.writing = false
-			if c.readerDone {
-				c.closeSocketLocked()
-			}
-			report := c.reportLocked()
-			c.mu.Unlock()
-			if report {
-				c.reportEnd()
-			}
+			c.writerDoneLocked()
 			return
 		}
 		batch := c.queue
@@ -133,12 +211,7 @@ func (c *Conn) writeLoop() {
 			} else {
 				c.abortLocked(CodeAbnormal, ReasonAbnormal)
 			}
-			c.writing = false
-			report := c.reportLocked()
-			c.mu.Unlock()
-			if report {
-				c.reportEnd()
-			}
+			c.writerDoneLocked()
 			return
 		}
 		c.mu.Unlock()
