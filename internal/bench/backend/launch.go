@@ -2,12 +2,8 @@ package backend
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os/exec"
-	"strings"
-	"time"
 
 	"github.com/switchboardgw/switchboard/internal/bench/proc"
 )
@@ -20,21 +16,10 @@ type Running struct {
 
 // Start runs `self backend` and waits for its Info line.
 func Start(ctx context.Context, self string, stderr io.Writer) (*Running, error) {
-	p, err := proc.Start("backend", exec.Command(self, "backend"), proc.Options{Stderr: stderr})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	line, err := p.WaitLine(ctx, func(l string) bool { return strings.HasPrefix(l, "{") })
-	if err != nil {
-		p.Stop(time.Second)
-		return nil, err
-	}
 	var info Info
-	if err := json.Unmarshal([]byte(line), &info); err != nil {
-		p.Stop(time.Second)
-		return nil, fmt.Errorf("backend: ready line %q: %w", line, err)
+	p, err := proc.StartReady(ctx, "backend", exec.Command(self, "backend"), proc.Options{Stderr: stderr}, &info)
+	if err != nil {
+		return nil, err
 	}
 	return &Running{Info: info, Process: p}, nil
 }

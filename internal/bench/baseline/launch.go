@@ -2,13 +2,9 @@ package baseline
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os/exec"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/switchboardgw/switchboard/internal/bench/proc"
 )
@@ -31,21 +27,10 @@ func Start(ctx context.Context, self string, opt Options, stderr io.Writer) (*Ru
 	if opt.Inflight > 0 {
 		args = append(args, "--inflight", strconv.Itoa(opt.Inflight))
 	}
-	p, err := proc.Start("bare-"+opt.Mode, exec.Command(self, args...), proc.Options{Stderr: stderr})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	line, err := p.WaitLine(ctx, func(l string) bool { return strings.HasPrefix(l, "{") })
-	if err != nil {
-		p.Stop(time.Second)
-		return nil, err
-	}
 	var info Info
-	if err := json.Unmarshal([]byte(line), &info); err != nil {
-		p.Stop(time.Second)
-		return nil, fmt.Errorf("bare %s: ready line %q: %w", opt.Mode, line, err)
+	p, err := proc.StartReady(ctx, "bare-"+opt.Mode, exec.Command(self, args...), proc.Options{Stderr: stderr}, &info)
+	if err != nil {
+		return nil, err
 	}
 	return &Running{Info: info, Process: p}, nil
 }

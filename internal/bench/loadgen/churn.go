@@ -36,11 +36,7 @@ func RunChurn(ctx context.Context, d *Dialer, targets []string, first, concurren
 					}
 					continue
 				}
-				st.Total++
-				if w.In(t1) {
-					st.Ops++
-					st.Latency.Record(micros(t1.Sub(t0)))
-				}
+				st.Done(w, t0, t1)
 			}
 		}()
 	}

@@ -35,11 +35,7 @@ func RunHandshakes(ctx context.Context, d *Dialer, targets []string, first, conc
 					continue
 				}
 				Abort(c)
-				st.Total++
-				if w.In(t1) {
-					st.Ops++
-					st.Latency.Record(micros(t1.Sub(t0)))
-				}
+				st.Done(w, t0, t1)
 			}
 		}()
 	}

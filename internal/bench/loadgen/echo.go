@@ -79,11 +79,7 @@ func echoClosed(ctx context.Context, conns []*Conn, w Window, e Echo) Stats {
 					st.Fail(fmt.Errorf("unexpected reply %.80q", msg))
 					continue
 				}
-				st.Total++
-				if w.In(now) {
-					st.Ops++
-					st.Latency.Record(micros(now.Sub(time.Unix(0, t))))
-				}
+				st.Done(w, time.Unix(0, t), now)
 				if now.Before(w.End) {
 					if err := send(); err != nil {
 						st.Fail(err)
@@ -129,11 +125,7 @@ func echoOpen(ctx context.Context, conns []*Conn, w Window, e Echo) Stats {
 					st.Fail(fmt.Errorf("unexpected reply %.80q", msg))
 					continue
 				}
-				st.Total++
-				if w.In(now) {
-					st.Ops++
-					st.Latency.Record(micros(now.Sub(time.Unix(0, t))))
-				}
+				st.Done(w, time.Unix(0, t), now)
 			}
 		}()
 	}

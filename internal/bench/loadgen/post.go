@@ -66,11 +66,7 @@ func RunPost(ctx context.Context, p Post, w Window) Stats {
 					}
 					continue
 				}
-				st.Total++
-				if w.In(t1) {
-					st.Ops++
-					st.Latency.Record(micros(t1.Sub(t0)))
-				}
+				st.Done(w, t0, t1)
 			}
 		}()
 	}

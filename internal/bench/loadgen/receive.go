@@ -75,11 +75,7 @@ func RunReceive(ctx context.Context, conns []*Conn, w Window, grace time.Duratio
 					st.Fail(fmt.Errorf("unexpected message %.80q", msg))
 					continue
 				}
-				st.Total++
-				if w.In(now) {
-					st.Ops++
-					st.Latency.Record(micros(now.Sub(time.Unix(0, t))))
-				}
+				st.Done(w, time.Unix(0, t), now)
 			}
 		}()
 	}

@@ -40,6 +40,16 @@ func (s *Stats) Fail(err error) {
 	}
 }
 
+// Done counts one operation started at start and finished at end; it
+// counts towards the rate and the latencies only inside the window w.
+func (s *Stats) Done(w Window, start, end time.Time) {
+	s.Total++
+	if w.In(end) {
+		s.Ops++
+		s.Latency.Record(micros(end.Sub(start)))
+	}
+}
+
 // Merge adds o to s (the window is assumed to be the same).
 func (s *Stats) Merge(o *Stats) {
 	s.Ops += o.Ops

@@ -8,6 +8,7 @@ package proc
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -252,4 +253,27 @@ func (w *tailWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// StartReady starts cmd and waits (up to 30 s) for its first stdout line
+// that is a JSON object, decoded into ready: the way every child of the
+// bench tool announces its address. On failure the child is stopped.
+func StartReady(ctx context.Context, name string, cmd *exec.Cmd, opt Options, ready any) (*Process, error) {
+	p, err := Start(name, cmd, opt)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	line, err := p.WaitLine(ctx, func(l string) bool { return strings.HasPrefix(l, "{") })
+	if err == nil {
+		if err = json.Unmarshal([]byte(line), ready); err != nil {
+			err = fmt.Errorf("%s: ready line %q: %w", name, line, err)
+		}
+	}
+	if err != nil {
+		p.Stop(time.Second)
+		return nil, err
+	}
+	return p, nil
 }
