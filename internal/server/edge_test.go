@@ -94,14 +94,7 @@ routes:
 
 func TestInvalidClientCloseCode(t *testing.T) {
 	rec := newRecorder(t)
-	ts := sbt.RunServer(t, sbt.ManagementYAML+`
-integrations:
-  whoami: {type: MOCK, response: {body: $context.connectionId}}
-  rec: {type: AWS_PROXY, uri: "`+rec.URL+`"}
-routes:
-  $disconnect: {integration: rec}
-  $default: {integration: whoami, routeResponseSelectionExpression: $default}
-`)
+	ts := sbt.RunServer(t, recordedWhoamiYAML(rec, ""))
 	for _, code := range []int{1005, 999, 2000} {
 		c := sbt.MustDial(t, ts.URL)
 		id := connectionID(c)

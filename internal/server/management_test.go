@@ -258,6 +258,19 @@ func newRecorder(t *testing.T) *disconnectRecorder {
 	return rec
 }
 
+// recordedWhoamiYAML is whoamiYAML with rec on $disconnect, and stage (a
+// YAML stage section, or "") prepended.
+func recordedWhoamiYAML(rec *disconnectRecorder, stage string) string {
+	return sbt.ManagementYAML + stage + `
+integrations:
+  whoami: {type: MOCK, response: {body: $context.connectionId}}
+  rec: {type: AWS_PROXY, uri: "` + rec.URL + `"}
+routes:
+  $disconnect: {integration: rec}
+  $default: {integration: whoami, routeResponseSelectionExpression: $default}
+`
+}
+
 // disconnect waits for the DISCONNECT event of id and returns its code and reason.
 func (rec *disconnectRecorder) disconnect(t *testing.T, id string) (int, string) {
 	t.Helper()
@@ -280,16 +293,7 @@ func (rec *disconnectRecorder) disconnect(t *testing.T, id string) (int, string)
 
 func TestTimersAndDisconnectEvents(t *testing.T) {
 	rec := newRecorder(t)
-	ts := sbt.RunServer(t, sbt.ManagementYAML+`
-stage:
-  limits: {idleTimeout: 400ms, maxConnectionDuration: 1500ms}
-integrations:
-  whoami: {type: MOCK, response: {body: $context.connectionId}}
-  rec: {type: AWS_PROXY, uri: "`+rec.URL+`"}
-routes:
-  $disconnect: {integration: rec}
-  $default: {integration: whoami, routeResponseSelectionExpression: $default}
-`)
+	ts := sbt.RunServer(t, recordedWhoamiYAML(rec, "stage: {limits: {idleTimeout: 400ms, maxConnectionDuration: 1500ms}}\n"))
 	// Idle: no message for 400ms.
 	idle := sbt.MustDial(t, ts.URL)
 	idleID := connectionID(idle)
@@ -346,14 +350,7 @@ routes:
 
 func TestShutdownClosesWithGoingAway(t *testing.T) {
 	rec := newRecorder(t)
-	ts := sbt.RunServer(t, sbt.ManagementYAML+`
-integrations:
-  whoami: {type: MOCK, response: {body: $context.connectionId}}
-  rec: {type: AWS_PROXY, uri: "`+rec.URL+`"}
-routes:
-  $disconnect: {integration: rec}
-  $default: {integration: whoami, routeResponseSelectionExpression: $default}
-`)
+	ts := sbt.RunServer(t, recordedWhoamiYAML(rec, ""))
 	c := sbt.MustDial(t, ts.URL)
 	id := connectionID(c)
 	// A connection that never sends a request (SDK connection pools leave
