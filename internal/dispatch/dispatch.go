@@ -86,6 +86,10 @@ func (d *Dispatcher) NewEvent(t awsapi.EventType, routeKey string, info *session
 	}
 }
 
+// HasConnect reports whether a $connect route exists (without one, no
+// CONNECT event needs building).
+func (d *Dispatcher) HasConnect() bool { return d.connect != nil }
+
 // Connect runs the $connect route for a pending handshake. Without a
 // $connect route the connection is accepted (a nil response).
 func (d *Dispatcher) Connect(ctx context.Context, ev *awsapi.Event) (*integration.Response, error) {

@@ -50,12 +50,14 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 		DomainName:  r.Host,
 		ConnectedAt: time.Now().UnixMilli(),
 	}
-	ev := s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
-	ev.Headers = s.connectHeaders(r, headers, info.SourceIP)
-	if r.URL.RawQuery != "" {
-		ev.Query = r.URL.Query()
+	var ev *awsapi.Event
+	if s.dispatch.HasConnect() {
+		ev = s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
+		ev.Headers = s.connectHeaders(r, headers, info.SourceIP)
+		if r.URL.RawQuery != "" {
+			ev.Query = r.URL.Query()
+		}
 	}
-
 	resp, err := s.dispatch.Connect(r.Context(), ev)
 	switch {
 	case err != nil && dispatch.IsTimeout(err):
