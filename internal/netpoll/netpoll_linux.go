@@ -224,10 +224,16 @@ func (p *Poller) Close() error {
 	return nil
 }
 
+// maxIOV is Linux's IOV_MAX: the most buffers one writev takes.
+const maxIOV = 1024
+
 // WriteNonblock makes one gathering write attempt on raw without waiting:
 // it returns how many bytes of bufs the socket took (0 when its buffer is
 // full).
 func WriteNonblock(raw syscall.RawConn, bufs [][]byte) (int, error) {
+	if len(bufs) > maxIOV {
+		bufs = bufs[:maxIOV] // writev takes at most IOV_MAX buffers; the caller queues the rest
+	}
 	var n int
 	var err error
 	rerr := raw.Write(func(fd uintptr) bool {

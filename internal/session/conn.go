@@ -132,6 +132,13 @@ func (c *Conn) Acquire() bool {
 	select {
 	case sem <- struct{}{}:
 		return true
+	default:
+	}
+	// About to wait: replies held back by the cork must not wait with us.
+	c.uncork()
+	select {
+	case sem <- struct{}{}:
+		return true
 	case <-closing:
 		return false
 	}

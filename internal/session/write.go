@@ -184,6 +184,9 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.sockClosed {
+			// The next writer may be a non-blocking flush, which must not
+			// meet this loop's expired deadline.
+			c.conn.SetWriteDeadline(time.Time{})
 			c.writerDoneLocked()
 			return
 		}
