@@ -104,13 +104,13 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request) {
 	c := session.New(conn, info, &s.opts, s)
 	s.liveCount.Add(1)
 	s.conns.Add(info.ID, c)
-	if s.stopping.Load() {
-		c.Close(session.CodeGoingAway, session.ReasonGoingAway) // missed Shutdown's sweep
-	}
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.Debug("connected", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP))
 	}
 	s.serveConn(c)
+	if s.stopping.Load() {
+		c.Close(session.CodeGoingAway, session.ReasonGoingAway) // missed Shutdown's sweep
+	}
 }
 
 // serveConn starts reading c: through the poller when there is one,

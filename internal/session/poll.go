@@ -59,7 +59,14 @@ func (c *Conn) ServePolled(p *netpoll.Poller) error {
 	}
 	c.mu.Lock()
 	c.reg = reg
-	c.timer = time.AfterFunc(time.Until(c.timerDeadline()), c.onTimer)
+	due := c.timerDeadline()
+	if c.closeSent || c.sockClosed {
+		// Closed before reading started: keep the close grace, on the
+		// timer instead of the read deadline Close set.
+		due = c.closeDeadline
+		c.conn.SetReadDeadline(time.Time{})
+	}
+	c.timer = time.AfterFunc(time.Until(due), c.onTimer)
 	c.mu.Unlock()
 	if err := reg.Arm(c.onReadable); err != nil {
 		c.mu.Lock()
