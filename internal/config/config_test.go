@@ -144,6 +144,11 @@ stage: {limits: {maxFrameBytes: lots}, bogus: 1}
 integrations: {m: {type: MOCK}}
 routes: {$default: {integration: n}}`,
 			[]string{"stage.limits.maxFrameBytes: cannot unmarshal", "stage.bogus: unknown key", `routes.$default.integration: unknown integration "n"`}},
+		{"unknown reader", `
+reader: turbo
+management: {auth: none}
+integrations: {m: {type: MOCK}}
+routes: {$default: {integration: m}}`, []string{`reader: "turbo": want auto, epoll or goroutine`}},
 		{"no routes", `management: {auth: none}`, []string{"routes: no routes"}},
 		{"not yaml", "listen: [", []string{"not valid YAML"}},
 		{"empty", "", []string{"config: the file is empty"}},
