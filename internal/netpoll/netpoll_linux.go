@@ -87,6 +87,9 @@ func (p *Poller) Register(conn net.Conn) (*Registration, error) {
 	}
 	p.mu.Lock()
 	p.gen++
+	if p.gen <= 0 {
+		p.gen = 1 // after wrapping: generations stay positive, apart from wakeMark
+	}
 	r := &Registration{p: p, fd: fd, gen: p.gen, Raw: raw}
 	p.mu.Unlock()
 	return r, nil
@@ -181,6 +184,12 @@ func (p *Poller) loop() {
 	defer close(p.done)
 	defer unix.Close(p.wake)
 	defer unix.Close(p.epfd)
+	defer func() {
+		// However the loop ends, nothing may touch the descriptors again.
+		p.ctl.Lock()
+		p.closed = true
+		p.ctl.Unlock()
+	}()
 	events := make([]unix.EpollEvent, 256)
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
@@ -212,6 +221,7 @@ func (p *Poller) Close() error {
 	p.ctl.Lock()
 	if p.closed {
 		p.ctl.Unlock()
+		<-p.done
 		return nil
 	}
 	p.closed = true

@@ -130,3 +130,31 @@ func waitFired(t *testing.T, fired chan struct{}) {
 		t.Fatal("no readiness event")
 	}
 }
+
+// Generations stay positive when the counter wraps, so no registration is
+// ever mistaken for the wake-up that stops the loop.
+func TestGenerationWrapKeepsLoopRunning(t *testing.T) {
+	p, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.mu.Lock()
+	p.gen = 1<<31 - 2 // the next registrations wrap
+	p.mu.Unlock()
+	for i := range 3 {
+		server, client := pair(t)
+		reg, err := p.Register(server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reg.gen <= 0 {
+			t.Fatalf("registration %d got generation %d", i, reg.gen)
+		}
+		fired := make(chan struct{}, 1)
+		reg.Arm(func() { fired <- struct{}{} })
+		client.Write([]byte("x"))
+		waitFired(t, fired)
+		reg.Remove()
+	}
+}

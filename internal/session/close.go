@@ -59,7 +59,7 @@ func (c *Conn) startCloseLocked(code int, reason string) {
 	}
 	c.enqueueLocked(encodeFrame(nil, ws.OpClose, true, body))
 	c.closeDeadline = time.Now().Add(c.opts.CloseGrace)
-	if c.timer != nil {
+	if c.reg != nil { // the polled reader: limits run on its timer
 		c.timer.Reset(c.opts.CloseGrace)
 	} else {
 		c.conn.SetReadDeadline(c.closeDeadline)
@@ -75,7 +75,7 @@ func (c *Conn) abortLocked(code int, reason string) {
 	c.queue, c.queued = nil, 0
 	c.signalClosingLocked()
 	c.closeSocketLocked()
-	if c.timer != nil {
+	if c.reg != nil {
 		// A closed socket raises no readiness event: end on the timer.
 		c.closeDeadline = time.Now()
 		c.timer.Reset(0)

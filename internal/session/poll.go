@@ -70,8 +70,8 @@ func (c *Conn) ServePolled(p *netpoll.Poller) error {
 	c.mu.Unlock()
 	if err := reg.Arm(c.onReadable); err != nil {
 		c.mu.Lock()
-		c.timer.Stop()
-		c.reg, c.timer = nil, nil
+		c.timer.Stop() // if it fires anyway, onTimer sees reg == nil and leaves
+		c.reg = nil
 		c.mu.Unlock()
 		return err
 	}
@@ -211,7 +211,7 @@ func (c *Conn) feed(pr *pollReader, b []byte) bool {
 // onTimer enforces the idle and maximum-age limits and the close grace.
 func (c *Conn) onTimer() {
 	c.mu.Lock()
-	if c.ended {
+	if c.ended || c.reg == nil {
 		c.mu.Unlock()
 		return
 	}
