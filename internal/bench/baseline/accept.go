@@ -23,24 +23,15 @@ func (s *server) serveAccept(ctx context.Context, ln net.Listener) error {
 			}
 		}
 	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return acceptError(err)
+	return acceptUpgraded(ln, func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		if old := ring[next]; old != nil {
+			old.Close()
+		} else {
+			s.conns.Add(1)
 		}
-		go func() {
-			if !upgrade(c) {
-				return
-			}
-			mu.Lock()
-			if old := ring[next]; old != nil {
-				old.Close()
-			} else {
-				s.conns.Add(1)
-			}
-			ring[next] = c
-			next = (next + 1) % len(ring)
-			mu.Unlock()
-		}()
-	}
+		ring[next] = c
+		next = (next + 1) % len(ring)
+	})
 }

@@ -166,24 +166,31 @@ func (s *server) serveDebug() (net.Listener, error) {
 	return ln, nil
 }
 
-// serveWS accepts connections, upgrades each on its own goroutine and
-// hands it to handle on that goroutine.
-func (s *server) serveWS(ln net.Listener, handle func(net.Conn)) error {
+// acceptUpgraded accepts connections, upgrades each on its own goroutine
+// and calls use with it on that goroutine.
+func acceptUpgraded(ln net.Listener, use func(net.Conn)) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return acceptError(err)
 		}
 		go func() {
-			if !upgrade(c) {
-				return
+			if upgrade(c) {
+				use(c)
 			}
-			s.conns.Add(1)
-			defer s.conns.Add(-1)
-			defer c.Close()
-			handle(c)
 		}()
 	}
+}
+
+// serveWS runs handle on each upgraded connection's goroutine and closes
+// the connection when handle returns.
+func (s *server) serveWS(ln net.Listener, handle func(net.Conn)) error {
+	return acceptUpgraded(ln, func(c net.Conn) {
+		s.conns.Add(1)
+		defer s.conns.Add(-1)
+		defer c.Close()
+		handle(c)
+	})
 }
 
 func serveHTTP(ln net.Listener, h http.Handler) error {
