@@ -3,8 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -13,36 +11,14 @@ import (
 // frame, wait for the server's) with an abrupt reset. Ops count complete
 // cycles in the window; Latency is one cycle, in µs.
 func RunChurn(ctx context.Context, d *Dialer, targets []string, first, concurrency int, w Window, e Echo) Stats {
-	var col collector
-	var next atomic.Int64
-	next.Store(int64(first))
-	var wg sync.WaitGroup
-	for range max(concurrency, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st Stats
-			defer col.add(&st)
-			var buf []byte
-			for ctx.Err() == nil && time.Now().Before(w.End) {
-				i := int(next.Add(1) - 1)
-				t0 := time.Now()
-				err := churnOnce(ctx, d, Target(targets, i), i, e, &buf)
-				t1 := time.Now()
-				if err != nil {
-					if ctx.Err() == nil {
-						st.Fail(err)
-						time.Sleep(10 * time.Millisecond)
-					}
-					continue
-				}
-				st.Done(w, t0, t1)
-			}
-		}()
-	}
-	wg.Wait()
-	col.Seconds = w.Seconds()
-	return col.Stats
+	return closedLoop(ctx, concurrency, first, w, func() func(int) (time.Time, time.Time, error) {
+		var buf []byte
+		return func(i int) (time.Time, time.Time, error) {
+			t0 := time.Now()
+			err := churnOnce(ctx, d, Target(targets, i), i, e, &buf)
+			return t0, time.Now(), err
+		}
+	})
 }
 
 func churnOnce(ctx context.Context, d *Dialer, target string, i int, e Echo, buf *[]byte) error {

@@ -2,8 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,34 +10,15 @@ import (
 // TIME_WAIT). Ops are handshakes completed in the window; Latency is dial
 // to upgraded, in µs. first numbers the connections (source addresses).
 func RunHandshakes(ctx context.Context, d *Dialer, targets []string, first, concurrency int, w Window) Stats {
-	var col collector
-	var next atomic.Int64
-	next.Store(int64(first))
-	var wg sync.WaitGroup
-	for range max(concurrency, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st Stats
-			defer col.add(&st)
-			for ctx.Err() == nil && time.Now().Before(w.End) {
-				i := int(next.Add(1) - 1)
-				t0 := time.Now()
-				c, err := d.DialRaw(ctx, Target(targets, i), i)
-				t1 := time.Now()
-				if err != nil {
-					if ctx.Err() == nil {
-						st.Fail(err)
-						time.Sleep(10 * time.Millisecond)
-					}
-					continue
-				}
+	return closedLoop(ctx, concurrency, first, w, func() func(int) (time.Time, time.Time, error) {
+		return func(i int) (time.Time, time.Time, error) {
+			t0 := time.Now()
+			c, err := d.DialRaw(ctx, Target(targets, i), i)
+			t1 := time.Now()
+			if err == nil {
 				Abort(c)
-				st.Done(w, t0, t1)
 			}
-		}()
-	}
-	wg.Wait()
-	col.Seconds = w.Seconds()
-	return col.Stats
+			return t0, t1, err
+		}
+	})
 }

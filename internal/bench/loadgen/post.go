@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,36 +41,17 @@ func RunPost(ctx context.Context, p Post, w Window) Stats {
 	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey}
 
-	var col collector
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(p.Clients, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st Stats
-			defer col.add(&st)
-			signer := v4.NewSigner()
-			var body []byte
-			for ctx.Err() == nil && time.Now().Before(w.End) {
-				id := p.IDs[int(next.Add(1)-1)%len(p.IDs)]
-				t0 := time.Now()
-				body = AppendMessage(body[:0], "", t0.UnixNano(), p.Size)
-				err := postOne(ctx, client, signer, creds, p.Endpoint+"/@connections/"+url.PathEscape(id), body, t0)
-				t1 := time.Now()
-				if err != nil {
-					if ctx.Err() == nil {
-						st.Fail(err)
-					}
-					continue
-				}
-				st.Done(w, t0, t1)
-			}
-		}()
-	}
-	wg.Wait()
-	col.Seconds = w.Seconds()
-	return col.Stats
+	return closedLoop(ctx, p.Clients, 0, w, func() func(int) (time.Time, time.Time, error) {
+		signer := v4.NewSigner()
+		var body []byte
+		return func(i int) (time.Time, time.Time, error) {
+			id := p.IDs[i%len(p.IDs)]
+			t0 := time.Now()
+			body = AppendMessage(body[:0], "", t0.UnixNano(), p.Size)
+			err := postOne(ctx, client, signer, creds, p.Endpoint+"/@connections/"+url.PathEscape(id), body, t0)
+			return t0, time.Now(), err
+		}
+	})
 }
 
 func postOne(ctx context.Context, client *http.Client, signer *v4.Signer, creds aws.Credentials, target string, body []byte, now time.Time) error {
