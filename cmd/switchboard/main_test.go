@@ -196,3 +196,14 @@ func TestServeBadConfigExits1(t *testing.T) {
 		t.Errorf("stderr %q", errOut.String())
 	}
 }
+
+func TestServeBadDebugAddressExits1(t *testing.T) {
+	cfg := writeFile(t, "listen: 127.0.0.1:0\nmanagement: {auth: none}\nintegrations: {m: {type: MOCK}}\nroutes: {$default: {integration: m}}\n")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--config", cfg, "--debug-listen", "not-an-address"}, &out, &errOut); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut.String(), "cannot listen for debug") {
+		t.Errorf("stderr %q", errOut.String())
+	}
+}
