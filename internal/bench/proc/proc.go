@@ -83,12 +83,20 @@ func Start(name string, cmd *exec.Cmd, opt Options) (*Process, error) {
 		}
 		close(p.lines)
 	}()
+	stderrDone := make(chan struct{})
 	go func() {
+		defer close(stderrDone)
 		defer errR.Close()
 		io.Copy(p.tail, errR)
 	}()
 	go func() {
 		p.err = cmd.Wait()
+		// Let the copier take the child's last stderr lines for the exit
+		// error; a grandchild holding the pipe must not hold us up.
+		select {
+		case <-stderrDone:
+		case <-time.After(200 * time.Millisecond):
+		}
 		close(p.done)
 	}()
 	return p, nil
