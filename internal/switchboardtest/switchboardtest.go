@@ -61,7 +61,7 @@ func RunServer(t testing.TB, yamlText string) *TestServer {
 	if _, bench := t.(*testing.B); bench {
 		level = slog.LevelWarn // a benchmark's thousands of connections would drown its output
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: level}))
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -107,12 +107,34 @@ func ManagementClient(endpoint, akid, secret string) *apigatewaymanagementapi.Cl
 }
 
 // testWriter sends server logs to the test log, which shows them only
-// for failing tests. Logging after the test ends is dropped.
-type testWriter struct{ t testing.TB }
+// for failing tests. Once the test's cleanups have run, lines are dropped:
+// t.Log racing with the end of a test is a data race in package testing
+// (go.dev/issue/67701), and goroutines such as a connection's reader may
+// still log while the server shuts down.
+type testWriter struct {
+	t     testing.TB
+	mu    sync.Mutex
+	ended bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	defer func() { recover() }() // log after test end panics; drop it
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+// newTestWriter must be called before the server's own cleanup is
+// registered, so that its cleanup runs after the server has stopped.
+func newTestWriter(t testing.TB) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.ended = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.ended {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
