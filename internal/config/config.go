@@ -86,6 +86,12 @@ type Limits struct {
 	// HandshakeTimeout bounds reading the upgrade request. It does not
 	// include the $connect integration, which has its own timeout. Default 10s.
 	HandshakeTimeout Duration `yaml:"handshakeTimeout"`
+	// MaxHeaderBytes bounds a request's head (request line and headers);
+	// a larger one is answered 431. Default 16384 (16 KiB).
+	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// MaxURLLength bounds an upgrade request's target (path and query); a
+	// longer one is answered 414. Default 4096, API Gateway's limit.
+	MaxURLLength int `yaml:"maxUrlLength"`
 	// MaxConnections bounds open connections; more are refused with 429
 	// before $connect runs. 0 means no limit. Default 0.
 	MaxConnections int `yaml:"maxConnections"`

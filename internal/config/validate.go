@@ -28,6 +28,8 @@ const (
 	DefaultWriteTimeout             = 10 * time.Second
 	DefaultMaxInflightMessages      = 16
 	DefaultHandshakeTimeout         = 10 * time.Second
+	DefaultMaxHeaderBytes           = 16 << 10
+	DefaultMaxURLLength             = 4096
 	DefaultTimeoutInMillis          = 29000
 	DefaultMaxClockSkew             = 5 * time.Minute
 	DefaultShutdownTimeout          = 10 * time.Second
@@ -37,6 +39,8 @@ const (
 	MaxTimeoutInMillis = 900000
 	// maxMessageBytesCap keeps a typo from allowing gigabyte messages.
 	maxMessageBytesCap = 64 << 20
+	// maxHeaderBytesCap bounds a request head, as a sanity cap.
+	maxHeaderBytesCap = 1 << 20
 )
 
 // Readers.
@@ -77,6 +81,8 @@ func (c *Config) applyDefaults() {
 	setDefault(&l.WriteTimeout, Duration(DefaultWriteTimeout))
 	setDefault(&l.MaxInflightMessages, DefaultMaxInflightMessages)
 	setDefault(&l.HandshakeTimeout, Duration(DefaultHandshakeTimeout))
+	setDefault(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&l.MaxURLLength, DefaultMaxURLLength)
 	setDefault(&c.Management.Auth, AuthSigV4)
 	setDefault(&c.Management.MaxClockSkew, Duration(DefaultMaxClockSkew))
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
@@ -198,6 +204,13 @@ func (c *Config) validateLimits(add func(string, string, ...any)) {
 	positive("sendQueueBytes", l.SendQueueBytes)
 	positive("maxInflightMessages", l.MaxInflightMessages)
 	positive("maxConnections", l.MaxConnections)
+	positive("maxUrlLength", l.MaxURLLength)
+	if l.MaxHeaderBytes < 0 || l.MaxHeaderBytes > maxHeaderBytesCap {
+		add(pfx+"maxHeaderBytes", "%d: want 1 to %d", l.MaxHeaderBytes, maxHeaderBytesCap)
+	}
+	if l.MaxURLLength > l.MaxHeaderBytes {
+		add(pfx+"maxUrlLength", "%d is larger than maxHeaderBytes (%d)", l.MaxURLLength, l.MaxHeaderBytes)
+	}
 	if l.MaxMessageBytes > maxMessageBytesCap {
 		add(pfx+"maxMessageBytes", "%d is above the %d-byte cap", l.MaxMessageBytes, maxMessageBytesCap)
 	}

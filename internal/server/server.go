@@ -42,11 +42,16 @@ type Server struct {
 	opts       session.Options
 	stats      session.Stats
 	http       *http.Server
+	httpIn     *handoffListener // connections net/http serves
 	stagePath  string
 	poller     *netpoll.Poller // nil: a goroutine per connection
 
-	// fresh holds accepted connections that have not sent a request yet;
-	// http.Server.Shutdown would wait 5 s for each, so Shutdown closes them.
+	lnMu sync.Mutex
+	ln   net.Listener // set by Serve, closed by Shutdown
+
+	// fresh holds accepted connections whose first request head is not
+	// read yet; http.Server.Shutdown would wait 5 s for each, so Shutdown
+	// closes them.
 	freshMu sync.Mutex
 	fresh   map[net.Conn]struct{}
 
@@ -126,8 +131,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		Handler:           s,
 		ReadHeaderTimeout: l.HandshakeTimeout.D(),
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeadBytes,
-		ConnContext:       withHeadConn,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
 		ConnState:         s.trackFresh,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -140,9 +144,21 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.log.Warn("management API has no authentication (management.auth: none): anyone who reaches the listener can post to and close connections",
 			slog.String("listen", ln.Addr().String()))
 	}
-	err := s.http.Serve(headListener{ln})
-	if errors.Is(err, http.ErrServerClosed) {
+	s.lnMu.Lock()
+	if s.stopping.Load() {
+		s.lnMu.Unlock()
+		ln.Close()
 		return nil
+	}
+	s.ln = ln
+	s.httpIn = newHandoffListener(ln.Addr())
+	s.lnMu.Unlock()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Serve(s.httpIn) }()
+	err := s.acceptLoop(ln)
+	s.httpIn.Close()
+	if herr := <-httpDone; !errors.Is(herr, http.ErrServerClosed) && !errors.Is(herr, net.ErrClosed) {
+		err = errors.Join(err, herr)
 	}
 	return err
 }
@@ -153,13 +169,11 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	switch {
-	case path == s.stagePath || path == s.stagePath+"/":
-		s.handshake(w, r)
+	case s.isStagePath(path):
+		s.upgradeHTTP(w, r)
 	case s.management.Matches(path):
-		releaseHead(r)
 		s.management.ServeHTTP(w, r)
 	default:
-		releaseHead(r)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
 		w.WriteHeader(http.StatusForbidden)
@@ -216,7 +230,14 @@ func (s *Server) Stats() *session.Stats { return &s.stats }
 // for the connections to end and their $disconnect deliveries, and give up
 // on whatever is left when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.freshMu.Lock() // addFresh checks stopping under this lock
 	s.stopping.Store(true)
+	s.freshMu.Unlock()
+	s.lnMu.Lock()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	s.lnMu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	for _, c := range s.conns.Snapshot() {
