@@ -39,9 +39,17 @@ type Stage struct {
 	MaxMessageBytes int
 }
 
+// messageRoute is a route as HandleMessage uses it, with what it needs
+// to know about the integration decided once rather than per message.
+type messageRoute struct {
+	*Route
+	// inline: the integration answers without I/O, on the reader.
+	inline bool
+}
+
 // Dispatcher runs routes. It is safe for concurrent use.
 type Dispatcher struct {
-	table      *route.Table[*Route]
+	table      *route.Table[*messageRoute]
 	connect    *Route
 	disconnect *Route
 	stage      Stage
@@ -56,8 +64,13 @@ type Dispatcher struct {
 // New builds a dispatcher. routes holds every route by key, predefined
 // ones included.
 func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, stage Stage, ids *registry.IDs, log *slog.Logger) *Dispatcher {
+	table := make(map[string]*messageRoute, len(routes))
+	for key, r := range routes {
+		in, ok := r.Integration.(integration.Inline)
+		table[key] = &messageRoute{Route: r, inline: ok && in.Inline()}
+	}
 	return &Dispatcher{
-		table:      route.NewTable(selection, routes),
+		table:      route.NewTable(selection, table),
 		connect:    routes[route.Connect],
 		disconnect: routes[route.Disconnect],
 		stage:      stage,
@@ -70,20 +83,42 @@ func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, s
 // NewEvent returns an event for conn stamped with a fresh request id and
 // the current time.
 func (d *Dispatcher) NewEvent(t awsapi.EventType, routeKey string, info *session.Info) *awsapi.Event {
-	return &awsapi.Event{
-		Type:           t,
-		RouteKey:       routeKey,
-		ConnectionID:   info.ID,
-		RequestID:      d.ids.New(),
-		ConnectedAt:    info.ConnectedAt,
-		RequestTime:    time.Now().UnixMilli(),
-		Stage:          d.stage.Name,
-		APIID:          d.stage.APIID,
-		DomainName:     info.DomainName,
-		SourceIP:       info.SourceIP,
-		UserAgent:      info.UserAgent,
-		StageVariables: d.stage.Variables,
-	}
+	now := time.Now()
+	ev := &awsapi.Event{}
+	d.stamp(ev, t, routeKey, info, now)
+	ev.RequestID = d.ids.NewAt(now)
+	return ev
+}
+
+// stamp fills in what every event says about its connection, stage and
+// time; the caller adds the ids.
+func (d *Dispatcher) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string, info *session.Info, now time.Time) {
+	ev.Type = t
+	ev.RouteKey = routeKey
+	ev.ConnectionID = info.ID
+	ev.ConnectedAt = info.ConnectedAt
+	ev.RequestTime = now.UnixMilli()
+	ev.Stage = d.stage.Name
+	ev.APIID = d.stage.APIID
+	ev.DomainName = info.DomainName
+	ev.SourceIP = info.SourceIP
+	ev.UserAgent = info.UserAgent
+	ev.StageVariables = d.stage.Variables
+}
+
+// fillMessage makes ev (a zero Event) the MESSAGE event for msg. The
+// event's Body is msg itself, not a copy: session.Handler gives the
+// handler ownership of msg, a slice allocated for that message alone (the
+// polled reader copies out of its pooled read buffer into it) that the
+// session never touches again. So the event may keep it for as long as
+// the integration runs, on the reader or on a goroutine of its own.
+func (d *Dispatcher) fillMessage(ev *awsapi.Event, key string, c *session.Conn, msg []byte, binary bool) {
+	// One clock reading serves requestTime and both ids.
+	now := time.Now()
+	d.stamp(ev, awsapi.Message, key, &c.Info, now)
+	ev.RequestID, ev.MessageID = d.ids.NewPair(now)
+	ev.Body = msg
+	ev.IsBase64Encoded = binary
 }
 
 // HasConnect reports whether a $connect route exists (without one, no
@@ -105,6 +140,18 @@ func (d *Dispatcher) Connect(ctx context.Context, ev *awsapi.Event) (*integratio
 	return resp, err
 }
 
+// inlineEvents recycles the MESSAGE events of inline integrations. An
+// inline integration runs on the reader and keeps no reference to its
+// event once Invoke has returned (MOCK, the only inline kind, keeps none:
+// see mock.Mock.Inline), so once the reply is sent the same Event can carry
+// the next message, and the inline path allocates no event. Only the Event
+// itself is reused: the message and the id strings it pointed to are never
+// written to, so whatever still holds them (an echoed body on its way to
+// the client) is unaffected. Events for integrations that wait on I/O are
+// not reused: their goroutine, and whatever the integration starts, may
+// outlive HandleMessage.
+var inlineEvents = sync.Pool{New: func() any { return new(awsapi.Event) }}
+
 // HandleMessage routes one message. Messages for integrations that wait on
 // I/O run on their own goroutine, at most MaxInflightMessages per
 // connection, so a slow backend holds up only the connections it serves;
@@ -115,33 +162,39 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, d.ids.New()), false)
 		return
 	}
-	ev := d.NewEvent(awsapi.Message, key, &c.Info)
-	ev.MessageID = d.ids.New()
-	ev.Body = msg
-	ev.IsBase64Encoded = binary
-	if in, ok := r.Integration.(integration.Inline); ok && in.Inline() {
-		d.invoke(c, r, ev, false)
+	if r.inline {
+		ev := inlineEvents.Get().(*awsapi.Event)
+		d.fillMessage(ev, key, c, msg, binary)
+		// Inline integrations cannot block: no timeout context, no timer.
+		resp, err := r.Integration.Invoke(d.ctx, ev)
+		d.reply(c, r.Route, ev, resp, err)
+		*ev = awsapi.Event{} // the pool must not keep the message or the connection's strings alive
+		inlineEvents.Put(ev)
 		return
 	}
+	ev := &awsapi.Event{}
+	d.fillMessage(ev, key, c, msg, binary)
 	if !c.Acquire() {
 		return // the connection is closing
 	}
 	go func() {
 		defer c.Release()
-		d.invoke(c, r, ev, true)
+		d.invokeTimed(c, r.Route, ev)
 	}()
 }
 
-// invoke calls the route's integration; timed bounds it by the route's
-// timeout (inline integrations cannot block, and skip the timer).
-func (d *Dispatcher) invoke(c *session.Conn, r *Route, ev *awsapi.Event, timed bool) {
-	ctx := d.ctx
-	if timed {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(d.ctx, r.Timeout)
-		defer cancel()
-	}
+// invokeTimed calls an integration that waits on I/O, bounded by the
+// route's timeout, and replies.
+func (d *Dispatcher) invokeTimed(c *session.Conn, r *Route, ev *awsapi.Event) {
+	ctx, cancel := context.WithTimeout(d.ctx, r.Timeout)
+	defer cancel()
 	resp, err := r.Integration.Invoke(ctx, ev)
+	d.reply(c, r, ev, resp, err)
+}
+
+// reply sends the outcome of an integration call: the route response on a
+// two-way route, or the gateway's error frame.
+func (d *Dispatcher) reply(c *session.Conn, r *Route, ev *awsapi.Event, resp *integration.Response, err error) {
 	if err == nil && r.TwoWay && len(resp.Body) > d.stage.MaxMessageBytes {
 		err = &integration.FunctionError{Kind: "response too large",
 			Detail: fmt.Sprintf("%d bytes; stage.limits.maxMessageBytes is %d", len(resp.Body), d.stage.MaxMessageBytes)}

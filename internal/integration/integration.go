@@ -21,7 +21,9 @@ type Integration interface {
 
 // Inline is implemented by integrations that answer without I/O (MOCK);
 // they run on the connection's reader instead of a goroutine of their own,
-// which also keeps their replies in message order.
+// which also keeps their replies in message order. An inline integration
+// must keep no reference to the event once Invoke has returned: the
+// dispatcher reuses it for the next message.
 type Inline interface {
 	Inline() bool
 }
