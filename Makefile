@@ -42,3 +42,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAppendJSONString -fuzztime 30s ./internal/awsapi
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/sigv4
 	$(GO) test -run '^$$' -fuzz FuzzReadHeader -fuzztime 30s ./internal/session
+	$(GO) test -run '^$$' -fuzz FuzzParseHead -fuzztime 30s ./internal/server
+	$(GO) test -run '^$$' -fuzz FuzzParseIdentitySource -fuzztime 30s ./internal/authorizer
+	$(GO) test -run '^$$' -fuzz FuzzPolicyMatch -fuzztime 30s ./internal/authorizer
+	$(GO) test -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s ./internal/authorizer
+	$(GO) test -run '^$$' -fuzz FuzzAuthorize -fuzztime 30s ./internal/jwtauth

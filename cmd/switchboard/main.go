@@ -101,26 +101,43 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Info("debug endpoints", slog.String("pprof", "http://"+dln.Addr().String()+"/debug/pprof/"),
 			slog.String("vars", "http://"+dln.Addr().String()+"/debug/vars"))
 	}
+	ws, web := "ws", "http"
+	if cfg.TLS != nil {
+		ws, web = "wss", "https"
+	}
 	log.Info("serving",
 		slog.String("version", versionString()),
-		slog.String("websocket", fmt.Sprintf("ws://%s/%s", ln.Addr(), cfg.Stage.Name)),
-		slog.String("connections", fmt.Sprintf("http://%s/%s/@connections/{connectionId}", ln.Addr(), cfg.Stage.Name)))
+		slog.String("websocket", fmt.Sprintf("%s://%s/%s", ws, ln.Addr(), cfg.Stage.Name)),
+		slog.String("connections", fmt.Sprintf("%s://%s/%s/@connections/{connectionId}", web, ln.Addr(), cfg.Stage.Name)))
 	if *path == "" {
 		printDemoHelp(stdout, ln.Addr().String(), cfg)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			log.Error("serve failed", slog.String("error", err.Error()))
-			return 1
+wait:
+	for {
+		select {
+		case err := <-errc:
+			if err != nil {
+				log.Error("serve failed", slog.String("error", err.Error()))
+				return 1
+			}
+			return 0
+		case <-hup:
+			if err := srv.Reload(); err != nil {
+				log.Error("reload failed; still serving with what was loaded before", slog.String("error", err.Error()))
+			} else {
+				log.Info("reloaded", slog.Bool("tls", cfg.TLS != nil), slog.String("apiKeysFile", cfg.APIKeysFile))
+			}
+		case <-ctx.Done():
+			break wait
 		}
-		return 0
-	case <-ctx.Done():
 	}
 	stop()
 	log.Info("shutting down: closing connections with 1001", slog.Int("connections", srv.Connections()),

@@ -67,6 +67,8 @@ type Event struct {
 	// reason, DISCONNECT only.
 	DisconnectStatusCode int
 	DisconnectReason     string
+	// Auth is what authorization established at $connect; nil if none.
+	Auth *Auth
 }
 
 // RequestTimeCLF formats t (Unix ms) as API Gateway's requestTime:
@@ -123,6 +125,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 func (e *Event) appendRequestContext(dst []byte) []byte {
 	dst = append(dst, `{"routeKey":`...)
 	dst = AppendJSONString(dst, e.RouteKey)
+	if e.Auth != nil {
+		dst = e.Auth.appendAuthorizer(dst)
+	}
 	if e.Type == Message {
 		dst = append(dst, `,"messageId":`...)
 		dst = AppendJSONString(dst, e.MessageID)
@@ -147,6 +152,9 @@ func (e *Event) appendRequestContext(dst []byte) []byte {
 	dst = append(dst, `,"requestTimeEpoch":`...)
 	dst = strconv.AppendInt(dst, e.RequestTime, 10)
 	dst = append(dst, `,"identity":{`...)
+	if e.Auth != nil {
+		dst = e.Auth.appendIdentity(dst)
+	}
 	if e.UserAgent != "" {
 		dst = append(dst, `"userAgent":`...)
 		dst = AppendJSONString(dst, e.UserAgent)
@@ -298,6 +306,9 @@ func (e *Event) Context(name string) (string, bool) {
 		return strconv.Itoa(e.DisconnectStatusCode), e.Type == Disconnect
 	case "disconnectReason":
 		return e.DisconnectReason, e.Type == Disconnect
+	}
+	if e.Auth != nil {
+		return e.Auth.context(name)
 	}
 	return "", false
 }

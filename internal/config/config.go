@@ -30,6 +30,27 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop: connections are closed with
 	// 1001 and $disconnect deliveries awaited for at most this long. Default 10s.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+
+	// TLS, when set, serves wss:// and https:// on Listen.
+	TLS *TLS `yaml:"tls"`
+	// TrustedProxies are the peers (IP addresses or CIDR prefixes) whose
+	// X-Forwarded-For is believed: identity.sourceIp is then the nearest
+	// address in it that is not itself a trusted proxy. From any other peer,
+	// sourceIp is the peer's address. Default none.
+	TrustedProxies []string `yaml:"trustedProxies"`
+	// Origins restricts the Origin header of upgrade requests.
+	Origins Origins `yaml:"origins"`
+	// Authorizers are REQUEST (Lambda or URL) and JWT authorizers, by name,
+	// for $connect's authorizerId.
+	Authorizers map[string]*Authorizer `yaml:"authorizers"`
+	// IAM configures authorizationType AWS_IAM.
+	IAM IAM `yaml:"iam"`
+	// APIKeys are the keys accepted on $connect when it has apiKeyRequired.
+	APIKeys []APIKey `yaml:"apiKeys"`
+	// APIKeysFile is a file of more keys, one per line: "ID SHA256HEX"
+	// (the hex SHA-256 of the key); # starts a comment. Read at start and
+	// on SIGHUP.
+	APIKeysFile string `yaml:"apiKeysFile"`
 }
 
 // API is the API-level settings.
@@ -40,6 +61,15 @@ type API struct {
 	Name string `yaml:"name"`
 	// RouteSelectionExpression picks a message's route. Default $request.body.action.
 	RouteSelectionExpression string `yaml:"routeSelectionExpression"`
+	// Region and AccountID fill the methodArn a REQUEST authorizer receives
+	// (arn:aws:execute-api:REGION:ACCOUNT:APIID/STAGE/$connect). Defaults
+	// us-east-1 and 000000000000.
+	Region    string `yaml:"region"`
+	AccountID string `yaml:"accountId"`
+	// APIKeySelectionExpression says where $connect's API key is:
+	// $request.header.x-api-key or $context.authorizer.usageIdentifierKey
+	// (the CUSTOM authorizer's answer). Default $request.header.x-api-key.
+	APIKeySelectionExpression string `yaml:"apiKeySelectionExpression"`
 }
 
 // Stage is the stage settings and per-connection limits.
@@ -173,6 +203,18 @@ type Route struct {
 	// two-way: the integration's response body is sent to the client.
 	// Default empty (one-way).
 	RouteResponseSelectionExpression string `yaml:"routeResponseSelectionExpression"`
+	// AuthorizationType protects $connect: NONE, CUSTOM (a REQUEST
+	// authorizer), JWT (a JWT authorizer) or AWS_IAM (a SigV4-signed
+	// upgrade). Default NONE. Only $connect can be authorized.
+	AuthorizationType string `yaml:"authorizationType"`
+	// AuthorizerID names an entry of authorizers, for CUSTOM and JWT.
+	AuthorizerID string `yaml:"authorizerId"`
+	// AuthorizationScopes, with JWT, are scopes the token must all have
+	// (in its scope or scp claim); a token without them gets 403.
+	AuthorizationScopes []string `yaml:"authorizationScopes"`
+	// APIKeyRequired, on $connect, refuses upgrades without a valid API
+	// key (403). Default false.
+	APIKeyRequired bool `yaml:"apiKeyRequired"`
 }
 
 // Duration is a time.Duration written as "10m", "1h30m", "250ms".

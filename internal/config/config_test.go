@@ -149,6 +149,67 @@ reader: turbo
 management: {auth: none}
 integrations: {m: {type: MOCK}}
 routes: {$default: {integration: m}}`, []string{`reader: "turbo": want auto, epoll or goroutine`}},
+		{"security", `
+management: {auth: none}
+tls: {certFile: /nonexistent.crt, keyFile: /nonexistent.key, minVersion: "1.1"}
+trustedProxies: [10.0.0.0/8, "not-an-ip", 192.168.1.1]
+origins: {allow: ["https://ok.example", "*", "app.example.com", "https://a.*.example.com"]}
+api: {apiKeySelectionExpression: "$request.querystring.key"}
+iam: {credentials: [{accessKeyId: A, secretAccessKey: x}, {accessKeyId: A}]}
+apiKeys:
+  - {id: k1, value: short}
+  - {id: k1, sha256: "zz"}
+  - {id: k3, value: "aaaaaaaaaaaaaaaaaaaaaaaaa", sha256: "00"}
+authorizers:
+  lam: {type: REQUEST, uri: "ftp://x", authorizerResultTtlInSeconds: 7200, timeoutInMillis: 40000}
+  jwt: {type: JWT, identitySource: "route.request.header.A, route.request.header.B",
+        jwtConfiguration: {jwksUri: "file:///keys", algorithms: [HS256], leeway: 2h}}
+  nojwt: {type: JWT}
+  odd: {type: TOKEN}
+integrations: {m: {type: MOCK}}
+routes:
+  $connect: {integration: m, authorizationType: CUSTOM, authorizerId: jwt, authorizationScopes: [a]}
+  $default: {integration: m, authorizationType: AWS_IAM, apiKeyRequired: true}`,
+			[]string{
+				"tls: cannot load the certificate and key",
+				`tls.minVersion: "1.1"`,
+				`trustedProxies[1]: "not-an-ip"`,
+				`origins.allow[1]: "*" would allow every origin`,
+				`origins.allow[2]: "app.example.com": want scheme://host`,
+				`origins.allow[3]: "https://a.*.example.com": a wildcard may only be the first label`,
+				`api.apiKeySelectionExpression: "$request.querystring.key"`,
+				"iam.credentials[1].accessKeyId: \"A\" is listed twice",
+				"iam.credentials[1].secretAccessKey: required",
+				"apiKeys[0].value: 5 characters",
+				`apiKeys[1].id: "k1" is listed twice`,
+				"apiKeys[1].sha256: want 64 hex digits",
+				"apiKeys[2]: give exactly one of value and sha256",
+				`authorizers.lam.uri: "ftp://x"`,
+				"authorizers.lam.authorizerResultTtlInSeconds: 7200: want 0 to 3600",
+				"authorizers.lam.timeoutInMillis: 40000: want 50 to 29000",
+				"authorizers.jwt.identitySource: a JWT authorizer takes one source",
+				"authorizers.jwt.jwtConfiguration.issuer: required",
+				"authorizers.jwt.jwtConfiguration.audience: required",
+				`authorizers.jwt.jwtConfiguration.jwksUri: "file:///keys"`,
+				`authorizers.jwt.jwtConfiguration.algorithms[0]: "HS256"`,
+				"authorizers.jwt.jwtConfiguration.leeway: 2h0m0s: want 0 to 1h",
+				"authorizers.nojwt.jwtConfiguration: required for type JWT",
+				`authorizers.odd.type: "TOKEN": want REQUEST or JWT`,
+				`routes.$connect.authorizerId: authorizer "jwt" is JWT; authorizationType CUSTOM needs a REQUEST authorizer`,
+				"routes.$connect.authorizationScopes: only with authorizationType JWT",
+				"routes.$default.authorizationType: only $connect can be authorized",
+				"routes.$default.apiKeyRequired: API keys are checked on $connect only",
+			}},
+		{"route authorization", `
+management: {auth: none}
+integrations: {m: {type: MOCK}}
+routes:
+  $connect: {integration: m, authorizationType: AWS_IAM, apiKeyRequired: true, authorizerId: x}`,
+			[]string{
+				"routes.$connect.authorizationType: AWS_IAM needs iam.credentials",
+				"routes.$connect.authorizerId: only with authorizationType CUSTOM or JWT",
+				"routes.$connect.apiKeyRequired: no API keys: set apiKeys or apiKeysFile",
+			}},
 		{"no routes", `management: {auth: none}`, []string{"routes: no routes"}},
 		{"not yaml", "listen: [", []string{"not valid YAML"}},
 		{"empty", "", []string{"config: the file is empty"}},

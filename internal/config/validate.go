@@ -86,6 +86,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Management.Auth, AuthSigV4)
 	setDefault(&c.Management.MaxClockSkew, Duration(DefaultMaxClockSkew))
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
+	c.applySecurityDefaults()
 	for _, in := range c.Integrations {
 		if in == nil {
 			continue
@@ -161,6 +162,7 @@ func (c *Config) Validate() Problems {
 	}
 	c.validateLimits(add)
 	c.validateManagement(add)
+	c.validateSecurity(add)
 
 	for _, name := range sortedKeys(c.Integrations) {
 		c.validateIntegration("integrations."+name, c.Integrations[name], add)
@@ -238,16 +240,21 @@ func (c *Config) validateManagement(add func(string, string, ...any)) {
 	}
 	seen := map[string]bool{}
 	for i, cr := range m.Credentials {
-		path := fmt.Sprintf("management.credentials[%d]", i)
-		if cr.AccessKeyID == "" {
-			add(path+".accessKeyId", "required")
-		} else if seen[cr.AccessKeyID] {
-			add(path+".accessKeyId", "%q is listed twice", cr.AccessKeyID)
-		}
-		seen[cr.AccessKeyID] = true
-		if cr.SecretAccessKey == "" {
-			add(path+".secretAccessKey", "required")
-		}
+		checkKeyPair(fmt.Sprintf("management.credentials[%d]", i), cr.AccessKeyID, cr.SecretAccessKey, seen, add)
+	}
+}
+
+// checkKeyPair checks one access key of a list: both parts set, the id
+// not seen before in the list.
+func checkKeyPair(path, id, secret string, seen map[string]bool, add func(string, string, ...any)) {
+	if id == "" {
+		add(path+".accessKeyId", "required")
+	} else if seen[id] {
+		add(path+".accessKeyId", "%q is listed twice", id)
+	}
+	seen[id] = true
+	if secret == "" {
+		add(path+".secretAccessKey", "required")
 	}
 }
 

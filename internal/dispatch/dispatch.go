@@ -104,6 +104,7 @@ func (d *Dispatcher) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string
 	ev.SourceIP = info.SourceIP
 	ev.UserAgent = info.UserAgent
 	ev.StageVariables = d.stage.Variables
+	ev.Auth = info.Auth
 }
 
 // fillMessage makes ev (a zero Event) the MESSAGE event for msg. The

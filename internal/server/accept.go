@@ -90,7 +90,7 @@ func (s *Server) serveFirst(c net.Conn) {
 		return
 	}
 	hs, ok := parseHeaderLines(rest)
-	r := &request{method: method, path: path, rawQuery: rawQuery, targetLen: len(target), http11: http11, headers: hs,
+	r := &request{method: method, path: path, rawQuery: rawQuery, target: target, http11: http11, headers: hs,
 		remoteAddr: c.RemoteAddr().String(), localAddr: c.LocalAddr().String()}
 	if ok && !r.hasToken("Upgrade", "websocket") {
 		s.handOff(c, release()) // net/http answers, and may keep the connection

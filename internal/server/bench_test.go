@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -40,7 +41,7 @@ func dialIdle(url string, n int) int {
 		src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%8))}
 		d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return (&net.Dialer{LocalAddr: src}).DialContext(ctx, network, addr)
-		}}
+		}, TLSConfig: &tls.Config{InsecureSkipVerify: true}} // the benchmark's own self-signed certificate
 		c, _, _, err := d.Dial(context.Background(), url)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dial %d: %v\n", i, err)
@@ -90,11 +91,24 @@ func rssBytes() uint64 {
 // from another process and stay silent; the gateway's heap, stack and RSS
 // growth is divided by N. Run with -benchtime=1x.
 func BenchmarkIdleMemory(b *testing.B) {
+	idleMemory(b, string(demoForBench))
+}
+
+// BenchmarkIdleMemoryTLS is BenchmarkIdleMemory over wss:// (TLS 1.3,
+// ECDSA P-256): what terminating TLS in the gateway costs per connection.
+func BenchmarkIdleMemoryTLS(b *testing.B) {
+	dir := b.TempDir()
+	writeCert(b, dir, 1)
+	idleMemory(b, strings.Replace(string(demoForBench), "integrations:",
+		"tls: {certFile: "+dir+"/tls.crt, keyFile: "+dir+"/tls.key}\nintegrations:", 1))
+}
+
+func idleMemory(b *testing.B, yaml string) {
 	n := 10000
 	if v, err := strconv.Atoi(os.Getenv("SWITCHBOARD_BENCH_CONNS")); err == nil && v > 0 {
 		n = v
 	}
-	ts := sbt.RunServer(b, string(demoForBench))
+	ts := sbt.RunServer(b, yaml)
 	before := sampleMemory()
 
 	cmd := exec.Command(os.Args[0])

@@ -1,16 +1,23 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/authorizer"
 	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
+	"github.com/switchboardgw/switchboard/internal/guard"
 	"github.com/switchboardgw/switchboard/internal/integration"
 	"github.com/switchboardgw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboardgw/switchboard/internal/integration/httpproxy"
 	"github.com/switchboardgw/switchboard/internal/integration/mock"
+	"github.com/switchboardgw/switchboard/internal/jwtauth"
+	"github.com/switchboardgw/switchboard/internal/route"
+	"github.com/switchboardgw/switchboard/internal/sigv4"
 )
 
 // buildRoutes turns the configured integrations and routes into compiled
@@ -47,4 +54,106 @@ func buildIntegration(cfg *config.Config, in *config.Integration, lambdas *awspr
 		return mock.New(in.Response, cfg.Stage.Variables)
 	}
 	return nil, fmt.Errorf("unknown integration type %q", in.Type)
+}
+
+// buildGuard builds the checks on upgrade requests: origins, $connect's
+// authorization and API keys.
+func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.LambdaClients, client *http.Client, log *slog.Logger) (*guard.Guard, error) {
+	opts := guard.Options{Log: log, RequireOrigin: cfg.Origins.RequireOrigin}
+	if len(cfg.Origins.Allow) > 0 {
+		o, err := guard.NewOrigins(cfg.Origins.Allow)
+		if err != nil {
+			return nil, fmt.Errorf("origins: %w", err)
+		}
+		opts.Origins = o
+	}
+	connect := cfg.Routes[route.Connect]
+	if connect == nil {
+		return guard.New(opts)
+	}
+	switch connect.AuthorizationType {
+	case config.AuthorizationIAM:
+		creds := make([]sigv4.Credential, len(cfg.IAM.Credentials))
+		opts.IAMIdentities = make(map[string]guard.Identity, len(creds))
+		for i, c := range cfg.IAM.Credentials {
+			creds[i] = sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+			opts.IAMIdentities[c.AccessKeyID] = guard.Identity{AccountID: c.AccountID, Caller: c.Caller, User: c.User, UserArn: c.UserArn}
+		}
+		opts.IAM = sigv4.NewVerifier("execute-api", creds, cfg.IAM.MaxClockSkew.D(), nil)
+	case config.AuthorizationCustom:
+		a := cfg.Authorizers[connect.AuthorizerID]
+		path := "authorizers." + connect.AuthorizerID
+		sources, err := authorizer.ParseIdentitySource(a.IdentitySource)
+		if err != nil {
+			return nil, fmt.Errorf("%s.identitySource: %w", path, err)
+		}
+		uri, _ := cfg.SubstituteStageVariables(a.URI)
+		inv, err := authorizer.NewInvoker(uri, lambdas, client)
+		if err != nil {
+			return nil, fmt.Errorf("%s.uri: %w", path, err)
+		}
+		opts.Custom, err = authorizer.New(authorizer.Options{
+			Name: connect.AuthorizerID, IdentitySources: sources, Invoker: inv,
+			Timeout:         time.Duration(a.TimeoutInMillis) * time.Millisecond,
+			CacheTTL:        time.Duration(a.AuthorizerResultTTLInSeconds) * time.Second,
+			CacheMaxEntries: a.CacheMaxEntries,
+			Region:          cfg.API.Region, AccountID: cfg.API.AccountID, APIID: cfg.API.ID, Stage: cfg.Stage.Name,
+			Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	case config.AuthorizationJWT:
+		a := cfg.Authorizers[connect.AuthorizerID]
+		path := "authorizers." + connect.AuthorizerID
+		sources, err := authorizer.ParseIdentitySource(a.IdentitySource)
+		if err != nil || len(sources) != 1 {
+			return nil, fmt.Errorf("%s.identitySource: want one source, the token: %v", path, err)
+		}
+		opts.JWTSource = sources[0]
+		j := a.JWTConfiguration
+		opts.JWT, err = jwtauth.New(ctx, jwtauth.Options{
+			Issuer: j.Issuer, Audiences: j.Audience, JWKSURL: j.JWKSURI, Algorithms: j.Algorithms,
+			Leeway: j.Leeway.D(), AuthorizationScopes: connect.AuthorizationScopes,
+			RefreshInterval: j.RefreshInterval.D(), UnknownKIDRefreshInterval: j.UnknownKIDRefreshInterval.D(),
+			Logger: log.With(slog.String("authorizer", connect.AuthorizerID)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if connect.APIKeyRequired {
+		opts.APIKeyRequired = true
+		opts.APIKeyFromAuthorizer = cfg.API.APIKeySelectionExpression == config.APIKeyFromAuthorizer
+		keys, err := loadKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.Keys = keys
+	}
+	return guard.New(opts)
+}
+
+// loadKeys reads the API keys of the configuration and its keys file.
+func loadKeys(cfg *config.Config) ([]guard.Key, error) {
+	keys := make([]guard.Key, 0, len(cfg.APIKeys))
+	for i, k := range cfg.APIKeys {
+		if k.Value != "" {
+			keys = append(keys, guard.KeyFromValue(k.ID, k.Value))
+			continue
+		}
+		key, err := guard.KeyFromHex(k.ID, k.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("apiKeys[%d]: %w", i, err)
+		}
+		keys = append(keys, key)
+	}
+	if cfg.APIKeysFile != "" {
+		more, err := guard.ReadKeysFile(cfg.APIKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("apiKeysFile: %w", err)
+		}
+		keys = append(keys, more...)
+	}
+	return keys, nil
 }

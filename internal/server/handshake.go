@@ -32,7 +32,7 @@ type answerer interface {
 // $connect integration while the client waits, then answer 101 (2xx from
 // the integration) or the integration's status, and start the session.
 func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
-	if r.targetLen > s.cfg.Stage.Limits.MaxURLLength {
+	if len(r.target) > s.cfg.Stage.Limits.MaxURLLength {
 		a.refuse(http.StatusRequestURITooLong, textPlain, []byte("URL too long\n"))
 		return
 	}
@@ -55,20 +55,34 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 		return
 	}
 
+	peer := sourceIP(r.remoteAddr)
 	info := session.Info{
 		ID:          s.ids.New(),
-		SourceIP:    sourceIP(r.remoteAddr),
+		SourceIP:    peer,
 		UserAgent:   r.header("User-Agent"),
 		DomainName:  r.host,
 		ConnectedAt: time.Now().UnixMilli(),
 	}
+	if len(s.proxies) > 0 {
+		info.SourceIP = s.proxies.SourceIP(peer, r.values("X-Forwarded-For"))
+	}
 	var ev *awsapi.Event
-	if s.dispatch.HasConnect() {
+	if s.dispatch.HasConnect() || s.guard.Active() {
 		ev = s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
-		ev.Headers = connectHeaders(r, info.SourceIP)
+		ev.Headers = connectHeaders(r, peer, s.scheme)
 		if r.rawQuery != "" {
 			ev.Query, _ = url.ParseQuery(r.rawQuery)
 		}
+	}
+	if s.guard.Active() {
+		auth, refused := s.guard.Check(ctx, ev, r.httpRequest)
+		if refused != nil {
+			s.log.Info("connection refused", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP),
+				slog.Int("status", refused.Status), slog.String("reason", refused.Reason))
+			a.refuse(refused.Status, applicationJSON, refused.Body())
+			return
+		}
+		ev.Auth, info.Auth = auth, auth
 	}
 	resp, err := s.dispatch.Connect(ctx, ev)
 	switch {
@@ -161,18 +175,19 @@ func checkUpgrade(r *request) (status int, msg string) {
 }
 
 // connectHeaders are the upgrade request's headers plus the forwarding
-// headers API Gateway adds in front of its integrations.
-func connectHeaders(r *request, ip string) []awsapi.Header {
+// headers API Gateway adds in front of its integrations: peer is the
+// address the request came from.
+func connectHeaders(r *request, peer, scheme string) []awsapi.Header {
 	hs := slices.Clone(r.headers)
-	xff := ip
-	if prior := r.header("X-Forwarded-For"); prior != "" {
-		xff = prior + ", " + ip
+	xff := peer
+	if prior := r.values("X-Forwarded-For"); len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + peer
 	}
 	hs = setHeader(hs, "X-Forwarded-For", xff)
 	if _, port, err := net.SplitHostPort(r.localAddr); err == nil {
 		hs = setHeader(hs, "X-Forwarded-Port", port)
 	}
-	return setHeader(hs, "X-Forwarded-Proto", "http")
+	return setHeader(hs, "X-Forwarded-Proto", scheme)
 }
 
 // setHeader replaces every header named name (any case) with one value.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -28,15 +29,46 @@ var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, he
 
 // request is what a handshake needs of an upgrade request.
 type request struct {
-	method    string
-	path      string // escaped, as sent
-	rawQuery  string
-	targetLen int // of path and query, as sent
-	http11   bool // HTTP/1.1 or later
+	method   string
+	path     string // escaped, as sent
+	rawQuery string
+	target   string // path and query, as sent
+	http11   bool   // HTTP/1.1 or later
 	host     string
 	headers  []awsapi.Header // arrival order; the client's spelling when read here
 	// remoteAddr and localAddr are host:port.
 	remoteAddr, localAddr string
+	orig                  *http.Request // when net/http read it
+}
+
+// values returns every value of the named header (any case), in order.
+func (r *request) values(name string) []string {
+	var vs []string
+	for _, h := range r.headers {
+		if strings.EqualFold(h.Name, name) {
+			vs = append(vs, h.Value)
+		}
+	}
+	return vs
+}
+
+// httpRequest returns r as an *http.Request, for SigV4 verification.
+func (r *request) httpRequest() *http.Request {
+	if r.orig != nil {
+		return r.orig
+	}
+	h := make(http.Header, len(r.headers))
+	for _, kv := range r.headers {
+		if !strings.EqualFold(kv.Name, "Host") {
+			h.Add(kv.Name, kv.Value)
+		}
+	}
+	u, err := url.ParseRequestURI(r.target)
+	if err != nil {
+		u = &url.URL{Path: r.path, RawQuery: r.rawQuery}
+	}
+	return &http.Request{Method: r.method, URL: u, RequestURI: r.target, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Host: r.host, RemoteAddr: r.remoteAddr}
 }
 
 // header returns the first value of the named header (any case).
@@ -81,7 +113,7 @@ func requestFromHTTP(r *http.Request) *request {
 		local = a.String()
 	}
 	return &request{
-		method: r.Method, path: r.URL.EscapedPath(), rawQuery: r.URL.RawQuery, targetLen: len(r.RequestURI),
+		method: r.Method, path: r.URL.EscapedPath(), rawQuery: r.URL.RawQuery, target: r.RequestURI, orig: r,
 		http11: r.ProtoAtLeast(1, 1), host: r.Host, headers: hs,
 		remoteAddr: r.RemoteAddr, localAddr: local,
 	}
@@ -150,7 +182,8 @@ func parseRequestLine(line string) (method, target string, http11, ok bool) {
 
 // parseHeaderLines reads "Name: value" lines up to the empty line. It
 // rejects what RFC 9112 says a server must reject or may: a name that is
-// not a token (whitespace before the colon included) and folded lines.
+// not a token (whitespace before the colon included), folded lines, and
+// control characters in a value.
 func parseHeaderLines(text string) ([]awsapi.Header, bool) {
 	hs := make([]awsapi.Header, 0, 16)
 	for text != "" {
@@ -161,7 +194,7 @@ func parseHeaderLines(text string) ([]awsapi.Header, bool) {
 			break
 		}
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(name) {
+		if !ok || !isToken(name) || !isFieldValue(value) {
 			return nil, false
 		}
 		hs = append(hs, awsapi.Header{Name: name, Value: strings.Trim(value, " \t")})
@@ -177,6 +210,17 @@ func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 || !tokenChars[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// isFieldValue reports whether s holds no control character but HTAB
+// (RFC 9110 field-value).
+func isFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false
 		}
 	}

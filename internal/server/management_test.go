@@ -237,30 +237,50 @@ routes:
 	}
 }
 
-// disconnectRecorder is an AWS_PROXY URL backend that records events.
-type disconnectRecorder struct {
+// recorder is an AWS_PROXY URL backend that records events and answers
+// 200 with body "ok" (sent to the client on two-way routes).
+type recorder struct {
 	*httptest.Server
 	mu     sync.Mutex
 	events []map[string]any
 }
 
-func newRecorder(t *testing.T) *disconnectRecorder {
-	rec := &disconnectRecorder{}
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
 	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ev map[string]any
 		json.NewDecoder(r.Body).Decode(&ev)
 		rec.mu.Lock()
 		rec.events = append(rec.events, ev)
 		rec.mu.Unlock()
-		io.WriteString(w, `{"statusCode":200}`)
+		io.WriteString(w, `{"statusCode":200,"body":"ok"}`)
 	}))
 	t.Cleanup(rec.Close)
 	return rec
 }
 
+// last returns the requestContext of the newest event of eventType,
+// waiting for one.
+func (rec *recorder) last(t *testing.T, eventType string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	sbt.CheckFor(t, 5*time.Second, func() error {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for i := len(rec.events) - 1; i >= 0; i-- {
+			if rc, _ := rec.events[i]["requestContext"].(map[string]any); rc["eventType"] == eventType {
+				found = rc
+				return nil
+			}
+		}
+		return errors.New("no " + eventType + " event yet")
+	})
+	return found
+}
+
 // recordedWhoamiYAML is whoamiYAML with rec on $disconnect, and stage (a
 // YAML stage section, or "") prepended.
-func recordedWhoamiYAML(rec *disconnectRecorder, stage string) string {
+func recordedWhoamiYAML(rec *recorder, stage string) string {
 	return sbt.ManagementYAML + stage + `
 integrations:
   whoami: {type: MOCK, response: {body: $context.connectionId}}
@@ -272,7 +292,7 @@ routes:
 }
 
 // disconnect waits for the DISCONNECT event of id and returns its code and reason.
-func (rec *disconnectRecorder) disconnect(t *testing.T, id string) (int, string) {
+func (rec *recorder) disconnect(t *testing.T, id string) (int, string) {
 	t.Helper()
 	var code int
 	var reason string

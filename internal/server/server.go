@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
+	"github.com/switchboardgw/switchboard/internal/guard"
 	"github.com/switchboardgw/switchboard/internal/integration"
 	"github.com/switchboardgw/switchboard/internal/integration/awsproxy"
 	"github.com/switchboardgw/switchboard/internal/management"
@@ -45,6 +47,11 @@ type Server struct {
 	httpIn     *handoffListener // connections net/http serves
 	stagePath  string
 	poller     *netpoll.Poller // nil: a goroutine per connection
+	guard      *guard.Guard
+	proxies    guard.Proxies
+	tlsConfig  *tls.Config                     // nil: plain ws:// and http://
+	cert       atomic.Pointer[tls.Certificate] // the served certificate; replaced by Reload
+	scheme     string                          // "http" or "https", for X-Forwarded-Proto
 
 	lnMu sync.Mutex
 	ln   net.Listener // set by Serve, closed by Shutdown
@@ -68,7 +75,8 @@ type Server struct {
 
 // New builds a server from a validated configuration.
 func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
-	routes, err := buildRoutes(cfg, awsproxy.NewLambdaClients(), integration.NewHTTPClient())
+	lambdas, client := awsproxy.NewLambdaClients(), integration.NewHTTPClient()
+	routes, err := buildRoutes(cfg, lambdas, client)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +93,33 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		fresh:     map[net.Conn]struct{}{},
 	}
 	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
+	if s.guard, err = buildGuard(s.integrationCtx, cfg, lambdas, client, log); err != nil {
+		s.cancelIntegration()
+		return nil, err
+	}
+	for _, p := range cfg.TrustedProxies {
+		prefix, err := config.ParsePrefix(p)
+		if err != nil {
+			s.cancelIntegration()
+			return nil, fmt.Errorf("trustedProxies: %w", err)
+		}
+		s.proxies = append(s.proxies, prefix)
+	}
+	s.scheme = "http"
+	if cfg.TLS != nil {
+		if err := s.loadCertificate(); err != nil {
+			s.cancelIntegration()
+			return nil, err
+		}
+		s.scheme = "https"
+		s.tlsConfig = &tls.Config{
+			MinVersion: cfg.TLS.TLSVersion(),
+			NextProtos: []string{"http/1.1"}, // WebSocket upgrades need HTTP/1.1
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.cert.Load(), nil
+			},
+		}
+	}
 	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
 		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
 		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
@@ -149,6 +184,9 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.lnMu.Unlock()
 		ln.Close()
 		return nil
+	}
+	if s.tlsConfig != nil {
+		ln = tls.NewListener(ln, s.tlsConfig)
 	}
 	s.ln = ln
 	s.httpIn = newHandoffListener(ln.Addr())
@@ -217,6 +255,33 @@ func (s *Server) closeFresh() {
 		c.Close()
 		delete(s.fresh, c)
 	}
+}
+
+// Reload reads again what may change without a restart: the TLS
+// certificate and key, and the API keys file. On an error the old ones
+// stay in use. Connections already open are not affected.
+func (s *Server) Reload() error {
+	var errs []error
+	if s.tlsConfig != nil {
+		errs = append(errs, s.loadCertificate())
+	}
+	if s.cfg.APIKeysFile != "" && s.guard != nil {
+		keys, err := loadKeys(s.cfg)
+		if err == nil {
+			err = s.guard.SetKeys(keys)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) loadCertificate() error {
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	s.cert.Store(&cert)
+	return nil
 }
 
 // Connections returns the number of open connections.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/netpoll"
 )
 
@@ -60,6 +61,8 @@ type Info struct {
 	UserAgent   string
 	DomainName  string // the Host the client connected to
 	ConnectedAt int64  // Unix milliseconds
+	// Auth is what authorization established at $connect; nil if none.
+	Auth *awsapi.Auth
 }
 
 // Conn is one client connection.

@@ -2,6 +2,7 @@ package switchboardtest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,13 @@ type Client struct {
 type DialOptions struct {
 	Header    http.Header
 	Protocols []string
+	TLS       *tls.Config // for wss:// URLs
 }
 
 // Dial connects to url; a refused handshake is returned as ws.StatusError.
 func Dial(t testing.TB, url string, opts DialOptions) (*Client, error) {
 	t.Helper()
-	d := ws.Dialer{Protocols: opts.Protocols, Timeout: 10 * time.Second}
+	d := ws.Dialer{Protocols: opts.Protocols, Timeout: 10 * time.Second, TLSConfig: opts.TLS}
 	if opts.Header != nil {
 		d.Header = ws.HandshakeHeaderHTTP(opts.Header)
 	}

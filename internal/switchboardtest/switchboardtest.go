@@ -39,8 +39,8 @@ const (
 type TestServer struct {
 	*server.Server
 	Addr   string // host:port
-	URL    string // ws://host:port/stage
-	HTTP   string // http://host:port/stage, the management endpoint
+	URL    string // ws://host:port/stage (wss:// with TLS)
+	HTTP   string // http://host:port/stage, the management endpoint (https:// with TLS)
 	Config *config.Config
 }
 
@@ -83,10 +83,14 @@ func RunServer(t testing.TB, yamlText string) *TestServer {
 		}
 	})
 	addr := ln.Addr().String()
+	ws, web := "ws://", "http://"
+	if cfg.TLS != nil {
+		ws, web = "wss://", "https://"
+	}
 	return &TestServer{
 		Server: srv, Addr: addr, Config: cfg,
-		URL:  "ws://" + addr + "/" + cfg.Stage.Name,
-		HTTP: "http://" + addr + "/" + cfg.Stage.Name,
+		URL:  ws + addr + "/" + cfg.Stage.Name,
+		HTTP: web + addr + "/" + cfg.Stage.Name,
 	}
 }
 
