@@ -24,9 +24,25 @@ const readBufSize = 16 << 10
 // a quiet one holds nothing after this long. Only connections whose
 // previous bytes came less than linger ago linger at all: waiting on one
 // whose messages are further apart would cost more than it saves.
-const linger = 10 * time.Millisecond
+//
+// 50 ms keeps a connection with a round trip of tens of milliseconds (a
+// thousand clients each waiting for its reply) on its goroutine; at 10 ms
+// such a connection went back to epoll after every message, and echo ran
+// at 0.68-0.72x a goroutine-per-connection server instead of 0.80-0.87x
+// (BENCHMARKS.md). The cost: a lingering connection holds a goroutine and
+// a lingerBufSize buffer, and at most (messages/s x linger) connections
+// linger at once.
+const linger = 50 * time.Millisecond
 
-var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+// lingerBufSize is the buffer of a lingering read: smaller than
+// readBufSize, since it is held while waiting; a larger message takes
+// several reads.
+const lingerBufSize = 4 << 10
+
+var (
+	readBufs   = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+	lingerBufs = sync.Pool{New: func() any { b := make([]byte, lingerBufSize); return &b }}
+)
 
 // pollReader is a frame in progress between readiness events.
 type pollReader struct {
@@ -87,7 +103,6 @@ func (c *Conn) onReadable() {
 		return // an event fetched just before the connection ended
 	}
 	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
 	pr := c.pr
 	if pr == nil {
 		pr = pollReaders.Get().(*pollReader)
@@ -99,6 +114,7 @@ func (c *Conn) onReadable() {
 			break
 		}
 		if err != nil || n == 0 || !c.feed(pr, (*bp)[:n]) {
+			readBufs.Put(bp)
 			c.pr = nil
 			c.endPolled()
 			return
@@ -107,22 +123,28 @@ func (c *Conn) onReadable() {
 			break // drained, probably
 		}
 	}
+	readBufs.Put(bp)
 	// ...then, on a busy connection, wait a little for more, as long as it
 	// keeps coming. When nothing came, bytes arriving after this are
 	// reported at once by the level-triggered re-arm below: nothing is lost.
 	now := time.Now().UnixNano()
 	busy := now-c.lastReadAt < int64(linger)
 	c.lastReadAt = now
-	for busy {
-		n, ok := c.lingerRead(*bp)
-		if !ok {
-			break
+	if busy {
+		lp := lingerBufs.Get().(*[]byte)
+		for {
+			n, ok := c.lingerRead(*lp)
+			if !ok {
+				break
+			}
+			if !c.feed(pr, (*lp)[:n]) {
+				lingerBufs.Put(lp)
+				c.pr = nil
+				c.endPolled()
+				return
+			}
 		}
-		if !c.feed(pr, (*bp)[:n]) {
-			c.pr = nil
-			c.endPolled()
-			return
-		}
+		lingerBufs.Put(lp)
 	}
 	if pr.idle() {
 		*pr = pollReader{}
