@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/authorizer"
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 )
 
@@ -300,6 +301,12 @@ func (c *Config) validateAuthorizer(path string, a *Authorizer, add func(string,
 		if a.JWTConfiguration != nil {
 			add(path+".jwtConfiguration", "only for type JWT")
 		}
+		if _, err := authorizer.ParseIdentitySource(a.IdentitySource); err != nil && a.IdentitySource != "" {
+			add(path+".identitySource", "%v", err)
+		}
+		if a.AuthorizerResultTTLInSeconds > 0 && strings.TrimSpace(a.IdentitySource) == "" {
+			add(path+".authorizerResultTtlInSeconds", "caching needs an identitySource to key the cache")
+		}
 	case AuthorizerJWT:
 		if a.URI != "" {
 			add(path+".uri", "only for type REQUEST")
@@ -307,8 +314,14 @@ func (c *Config) validateAuthorizer(path string, a *Authorizer, add func(string,
 		if a.AuthorizerResultTTLInSeconds != 0 {
 			add(path+".authorizerResultTtlInSeconds", "only for type REQUEST (a JWT is checked locally)")
 		}
-		if strings.Contains(a.IdentitySource, ",") {
+		if sources, err := authorizer.ParseIdentitySource(a.IdentitySource); err != nil {
+			add(path+".identitySource", "%v", err)
+		} else if len(sources) != 1 {
 			add(path+".identitySource", "a JWT authorizer takes one source, the token")
+		} else if k := sources[0].Kind; k != authorizer.SourceHeader && k != authorizer.SourceQueryString {
+			// As on AWS: the client's token, never a value of the
+			// gateway's own, which every client would share.
+			add(path+".identitySource", "%q: a JWT authorizer reads the token from route.request.header.NAME or route.request.querystring.NAME", a.IdentitySource)
 		}
 		j := a.JWTConfiguration
 		if j == nil {

@@ -55,6 +55,7 @@ func (s *Server) serveFirst(c net.Conn) {
 		c.Close() // shutting down
 		return
 	}
+	defer s.firsts.Done()
 	c.SetReadDeadline(time.Now().Add(s.cfg.Stage.Limits.HandshakeTimeout.D()))
 	br := headReaders.Get().(*bufio.Reader)
 	br.Reset(c)
@@ -173,7 +174,9 @@ func (s *Server) handOff(c net.Conn, read []byte) {
 
 // addFresh and removeFresh track connections whose first request head is
 // being read, so that Shutdown can close them; removeFresh reports false
-// when Shutdown already has.
+// when Shutdown already has. addFresh also counts the caller in
+// s.firsts (the caller calls Done) unless Shutdown has begun, so that no
+// Add can follow Shutdown's Wait.
 func (s *Server) addFresh(c net.Conn) bool {
 	s.freshMu.Lock()
 	defer s.freshMu.Unlock()
@@ -181,6 +184,7 @@ func (s *Server) addFresh(c net.Conn) bool {
 		return false
 	}
 	s.fresh[c] = struct{}{}
+	s.firsts.Add(1)
 	return true
 }
 

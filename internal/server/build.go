@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchboardgw/switchboard/internal/authorizer"
@@ -83,9 +84,13 @@ func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.Lambd
 	case config.AuthorizationCustom:
 		a := cfg.Authorizers[connect.AuthorizerID]
 		path := "authorizers." + connect.AuthorizerID
-		sources, err := authorizer.ParseIdentitySource(a.IdentitySource)
-		if err != nil {
-			return nil, fmt.Errorf("%s.identitySource: %w", path, err)
+		// Optional for REQUEST: without one, every upgrade reaches the authorizer.
+		var sources []authorizer.Source
+		if strings.TrimSpace(a.IdentitySource) != "" {
+			var err error
+			if sources, err = authorizer.ParseIdentitySource(a.IdentitySource); err != nil {
+				return nil, fmt.Errorf("%s.identitySource: %w", path, err)
+			}
 		}
 		uri, _ := cfg.SubstituteStageVariables(a.URI)
 		inv, err := authorizer.NewInvoker(uri, lambdas, client)

@@ -49,7 +49,12 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 		return
 	}
 	pending := s.pending.Add(1) // counted before the check, so racing handshakes cannot overshoot
-	defer s.pending.Add(-1)
+	stillPending := true
+	defer func() {
+		if stillPending {
+			s.pending.Add(-1)
+		}
+	}()
 	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
 		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
 		return
@@ -109,18 +114,33 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 	if resp != nil {
 		protocol = resp.Header.Get("Sec-WebSocket-Protocol")
 	}
+	if protocol != "" && !isToken(protocol) {
+		// The 101 carries it as is: one token (RFC 6455 §4.2.2), never
+		// a list or a line break.
+		s.log.Warn("integration failed", slog.String("route", route.Connect), slog.String("connectionId", info.ID),
+			slog.String("error", "$connect answered Sec-WebSocket-Protocol "+strconv.Quote(protocol)+"; want one token"))
+		a.refuse(http.StatusBadGateway, applicationJSON, jsonMessage(awsapi.FrameInternalError))
+		return
+	}
 	// Counted before the upgrade: once hijacked, http.Server.Shutdown no
 	// longer waits for this request, and Shutdown's wait must see it.
 	s.live.Add(1)
+	// Open, and no longer pending, before the client sees the 101 and
+	// can dial again: counted as both, it would find the gateway full.
+	// Open first: a racing handshake may count it twice for an instant,
+	// never not at all.
+	s.liveCount.Add(1)
+	s.pending.Add(-1)
+	stillPending = false
 	conn, err := a.accept(r.header("Sec-WebSocket-Key"), protocol)
 	if err != nil {
+		s.liveCount.Add(-1)
 		s.live.Done()
 		s.log.Debug("upgrade failed", slog.String("connectionId", info.ID), slog.String("error", err.Error()))
 		return
 	}
 
 	c := session.New(conn, info, &s.opts, s)
-	s.liveCount.Add(1)
 	s.conns.Add(info.ID, c)
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.Debug("connected", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP))
@@ -166,6 +186,8 @@ func checkUpgrade(r *request) (status int, msg string) {
 		return http.StatusUpgradeRequired, "This is a WebSocket endpoint: connect with a WebSocket client"
 	case r.header("Sec-WebSocket-Version") != "13":
 		return http.StatusUpgradeRequired, "Unsupported Sec-WebSocket-Version: want 13"
+	case r.body: // what follows the head must be WebSocket frames
+		return http.StatusBadRequest, "An upgrade request has no body"
 	}
 	key, err := base64.StdEncoding.DecodeString(r.header("Sec-WebSocket-Key"))
 	if err != nil || len(key) != 16 {

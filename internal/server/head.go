@@ -35,6 +35,7 @@ type request struct {
 	target   string // path and query, as sent
 	http11   bool   // HTTP/1.1 or later
 	host     string
+	body     bool            // a body follows; only when net/http read it (checkFraming refuses one on the socket)
 	headers  []awsapi.Header // arrival order; the client's spelling when read here
 	// remoteAddr and localAddr are host:port.
 	remoteAddr, localAddr string
@@ -114,7 +115,7 @@ func requestFromHTTP(r *http.Request) *request {
 	}
 	return &request{
 		method: r.Method, path: r.URL.EscapedPath(), rawQuery: r.URL.RawQuery, target: r.RequestURI, orig: r,
-		http11: r.ProtoAtLeast(1, 1), host: r.Host, headers: hs,
+		http11: r.ProtoAtLeast(1, 1), host: r.Host, body: r.ContentLength != 0, headers: hs,
 		remoteAddr: r.RemoteAddr, localAddr: local,
 	}
 }

@@ -22,7 +22,7 @@ stage:
   name: prod
   variables: {fn: chat}
 integrations:
-  fn: {type: AWS_PROXY, uri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}/invocations", timeoutInMillis: 1500}
+  fn: {type: AWS_PROXY, uri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:${stageVariables.fn}/invocations", timeoutInMillis: 3000}
 routes:
   $connect: {integration: fn}
   $disconnect: {integration: fn}
@@ -58,7 +58,7 @@ func lambdaChat(inv sbt.Invocation) sbt.LambdaReply {
 		case "throw":
 			return sbt.LambdaReply{Payload: `{"errorMessage":"kaput","errorType":"Error"}`, FunctionError: "Unhandled"}
 		case "slow":
-			return sbt.LambdaReply{Payload: `{"statusCode":200}`, Delay: 3 * time.Second}
+			return sbt.LambdaReply{Payload: `{"statusCode":200}`, Delay: 10 * time.Second}
 		case "nothing":
 			return sbt.LambdaReply{Payload: `null`}
 		}
@@ -70,7 +70,7 @@ func lambdaChat(inv sbt.Invocation) sbt.LambdaReply {
 	case "boom":
 		return sbt.LambdaReply{Payload: `{"errorMessage":"boom","errorType":"Error"}`, FunctionError: "Unhandled"}
 	case "slow":
-		return sbt.LambdaReply{Payload: `{"statusCode":200,"body":"late"}`, Delay: 3 * time.Second}
+		return sbt.LambdaReply{Payload: `{"statusCode":200,"body":"late"}`, Delay: 10 * time.Second}
 	case "garbage":
 		return sbt.LambdaReply{Payload: `<html>`}
 	}

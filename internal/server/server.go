@@ -61,6 +61,10 @@ type Server struct {
 	// closes them.
 	freshMu sync.Mutex
 	fresh   map[net.Conn]struct{}
+	// firsts counts serveFirst calls, added to under freshMu while not
+	// stopping: a handshake answered on the socket is no request of
+	// net/http's, so Shutdown waits for it here.
+	firsts sync.WaitGroup
 
 	live      sync.WaitGroup // connections between upgrade and HandleClose
 	liveCount atomic.Int64
@@ -145,6 +149,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		case err == nil:
 			s.poller = p
 		case cfg.Reader == config.ReaderEpoll:
+			s.cancelIntegration() // stops what buildGuard started (JWKS refreshes)
 			return nil, fmt.Errorf("reader: %w", err)
 		}
 	}
@@ -206,8 +211,17 @@ func (s *Server) Serve(ln net.Listener) error {
 // like API Gateway answers an unknown path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
+	if r.ContentLength != 0 && !s.management.Matches(path) {
+		// Only the management API reads a body (under its own deadline).
+		// net/http drains one left unread, before the answer and after it,
+		// with no deadline: bound that, or a client that never sends its
+		// body would hold the connection forever.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.Stage.Limits.HandshakeTimeout.D()))
+	}
 	switch {
 	case s.isStagePath(path):
+		// checkUpgrade refuses a body: no upgraded connection keeps the
+		// deadline above.
 		s.upgradeHTTP(w, r)
 	case s.management.Matches(path):
 		s.management.ServeHTTP(w, r)
@@ -327,6 +341,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	done := make(chan struct{})
 	go func() {
+		s.firsts.Wait() // handshakes answered on the socket, $connect included
 		s.live.Wait()
 		s.dispatch.Wait()
 		close(done)
