@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	sbt "github.com/switchboardgw/switchboard/internal/switchboardtest"
+)
+
+// writeKeys writes an API keys file holding key as id.
+func writeKeys(t *testing.T, path, id, key string) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(key))
+	if err := os.WriteFile(path, []byte(id+" "+hex.EncodeToString(sum[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSIGHUPReloadsAPIKeys runs `switchboard serve` as a process and
+// checks that SIGHUP makes it read its API keys file again, and that a
+// broken file leaves the old keys in force.
+func TestSIGHUPReloadsAPIKeys(t *testing.T) {
+	keys := filepath.Join(t.TempDir(), "keys")
+	writeKeys(t, keys, "first", "first-key-0123456789abcdef")
+	cfg := writeFile(t, `
+listen: 127.0.0.1:0
+management: {auth: none}
+apiKeysFile: `+keys+`
+integrations: {echo: {type: MOCK, response: {body: $request.body}}}
+routes:
+  $connect: {integration: echo, apiKeyRequired: true}
+  $default: {integration: echo, routeResponseSelectionExpression: $default}
+`)
+	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--log-format", "json")
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := make(chan string, 100)
+	go func() {
+		defer close(logs)
+		for sc := bufio.NewScanner(stderr); sc.Scan(); {
+			logs <- sc.Text()
+		}
+	}()
+	waitLog := func(re *regexp.Regexp) []string {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case line, ok := <-logs:
+				if !ok {
+					t.Fatalf("serve exited before logging %v", re)
+				}
+				if m := re.FindStringSubmatch(line); m != nil {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("no log line matching %v", re)
+			}
+		}
+	}
+	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
+	dial := func(key string) error {
+		_, err := sbt.Dial(t, url, sbt.DialOptions{Header: http.Header{"X-Api-Key": {key}}})
+		return err
+	}
+	refused := func(err error) bool {
+		var se ws.StatusError
+		return errors.As(err, &se) && int(se) == http.StatusForbidden
+	}
+	if err := dial("first-key-0123456789abcdef"); err != nil {
+		t.Fatalf("first key: %v", err)
+	}
+
+	writeKeys(t, keys, "second", "second-key-0123456789abcdef")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(regexp.MustCompile(`"msg":"reloaded"`))
+	if err := dial("second-key-0123456789abcdef"); err != nil {
+		t.Errorf("second key after SIGHUP: %v", err)
+	}
+	if err := dial("first-key-0123456789abcdef"); !refused(err) {
+		t.Errorf("first key after SIGHUP: %v, want 403", err)
+	}
+
+	os.WriteFile(keys, []byte("not a keys file\n"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	if line := waitLog(regexp.MustCompile(`"msg":"reload failed[^"]*".*`))[0]; !strings.Contains(line, "keys") {
+		t.Errorf("reload error does not name the keys file: %s", line)
+	}
+	if err := dial("second-key-0123456789abcdef"); err != nil {
+		t.Errorf("after a failed reload: %v", err)
+	}
+}
