@@ -47,6 +47,14 @@ type Config struct {
 	IAM IAM `yaml:"iam"`
 	// APIKeys are the keys accepted on $connect when it has apiKeyRequired.
 	APIKeys []APIKey `yaml:"apiKeys"`
+	// Models are JSON Schema models by name (alphanumeric), written as a
+	// YAML mapping or a string of JSON; routes select them with
+	// modelSelectionExpression and requestModels. Draft-04 unless the
+	// schema's $schema names a later draft.
+	Models map[string]any `yaml:"models"`
+	// Metrics, when set, serves /metrics, /healthz and /readyz on its own
+	// listener.
+	Metrics *Metrics `yaml:"metrics"`
 	// APIKeysFile is a file of more keys, one per line: "ID SHA256HEX"
 	// (the hex SHA-256 of the key); # starts a comment. Read at start and
 	// on SIGHUP.
@@ -81,6 +89,12 @@ type Stage struct {
 	Variables map[string]string `yaml:"variables"`
 	// Limits bound every connection.
 	Limits Limits `yaml:"limits"`
+	// DefaultRouteSettings apply to every route; RouteSettings, by route
+	// key, override them.
+	DefaultRouteSettings RouteSettings             `yaml:"defaultRouteSettings"`
+	RouteSettings        map[string]*RouteSettings `yaml:"routeSettings"`
+	// AccessLogSettings, when set, write access logs.
+	AccessLogSettings *AccessLogSettings `yaml:"accessLogSettings"`
 }
 
 // Limits are per-connection limits. The defaults are API Gateway's.
@@ -125,6 +139,19 @@ type Limits struct {
 	// MaxConnections bounds open connections; more are refused with 429
 	// before $connect runs. 0 means no limit. Default 0.
 	MaxConnections int `yaml:"maxConnections"`
+	// MessageRateLimit and MessageBurstLimit throttle each connection's
+	// messages (token bucket); a throttled message gets the "Too Many
+	// Requests" error frame. 0 means no limit. Default 0.
+	MessageRateLimit  float64 `yaml:"messageRateLimit"`
+	MessageBurstLimit int     `yaml:"messageBurstLimit"`
+	// HandshakeRateLimitPerIP and HandshakeBurstLimitPerIP throttle new
+	// connections per source IP (IPv6 by /64); more get 429. 0 means no
+	// limit. Default 0.
+	HandshakeRateLimitPerIP  float64 `yaml:"handshakeRateLimitPerIp"`
+	HandshakeBurstLimitPerIP int     `yaml:"handshakeBurstLimitPerIp"`
+	// MaxConnectionsPerIP bounds open connections per source IP; more get
+	// 429. 0 means no limit. Default 0.
+	MaxConnectionsPerIP int `yaml:"maxConnectionsPerIp"`
 }
 
 // Management configures the @connections API.
@@ -215,6 +242,12 @@ type Route struct {
 	// APIKeyRequired, on $connect, refuses upgrades without a valid API
 	// key (403). Default false.
 	APIKeyRequired bool `yaml:"apiKeyRequired"`
+	// ModelSelectionExpression picks the requestModels key for a message
+	// (e.g. $request.body.type); RequestModels maps those keys, and
+	// $default, to model names. A message failing its model gets the "Bad
+	// request body" error frame and does not reach the integration.
+	ModelSelectionExpression string            `yaml:"modelSelectionExpression"`
+	RequestModels            map[string]string `yaml:"requestModels"`
 }
 
 // Duration is a time.Duration written as "10m", "1h30m", "250ms".

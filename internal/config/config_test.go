@@ -210,6 +210,31 @@ routes:
 				"routes.$connect.authorizerId: only with authorizationType CUSTOM or JWT",
 				"routes.$connect.apiKeyRequired: no API keys: set apiKeys or apiKeysFile",
 			}},
+		{"operations", `
+management: {auth: none}
+listen: 127.0.0.1:8080
+metrics: {listen: 127.0.0.1:8080}
+stage:
+  defaultRouteSettings: {throttlingBurstLimit: -1, throttlingRateLimit: -5}
+  routeSettings: {sendMesage: {throttlingRateLimit: 1}}
+  accessLogSettings: {destination: ""}
+  limits: {messageRateLimit: 10, handshakeRateLimitPerIp: -1, maxConnectionsPerIp: -2}
+models:
+  Bad: "{not json"
+integrations: {m: {type: MOCK}}
+routes:
+  sendMessage: {integration: m, modelSelectionExpression: $request.body.type, requestModels: {email: Missing}}`,
+			[]string{
+				"metrics.listen: must differ from listen",
+				"stage.defaultRouteSettings.throttlingBurstLimit: must not be negative",
+				"stage.defaultRouteSettings.throttlingRateLimit: want a number",
+				`stage.routeSettings.sendMesage: no route "sendMesage" (did you mean "sendMessage"?)`,
+				"stage.accessLogSettings.format: required",
+				"stage.limits.messageBurstLimit: required with messageRateLimit",
+				"stage.limits.handshakeRateLimitPerIp: want handshakes per second",
+				"stage.limits.maxConnectionsPerIp: must not be negative",
+				"models.Bad: not valid JSON",
+			}},
 		{"no routes", `management: {auth: none}`, []string{"routes: no routes"}},
 		{"not yaml", "listen: [", []string{"not valid YAML"}},
 		{"empty", "", []string{"config: the file is empty"}},
@@ -264,5 +289,43 @@ func TestDeriveAPIID(t *testing.T) {
 	a, b := DeriveAPIID("chat"), DeriveAPIID("chat")
 	if a != b || len(a) != 10 || !apiIDRE.MatchString(a) || a == DeriveAPIID("other") {
 		t.Errorf("DeriveAPIID: %q %q", a, b)
+	}
+}
+
+func TestModelsAndRouteSettings(t *testing.T) {
+	cfg, err := Parse([]byte(`
+management: {auth: none}
+stage:
+  defaultRouteSettings: {throttlingRateLimit: 100}
+  routeSettings: {sendMessage: {throttlingBurstLimit: 0, detailedMetricsEnabled: true}}
+models:
+  Message:
+    type: object
+    required: [text]
+    properties: {text: {type: string, maxLength: 5}}
+  Raw: '{"type": "object"}'
+integrations: {m: {type: MOCK}}
+routes:
+  sendMessage: {integration: m, modelSelectionExpression: $default, requestModels: {$default: Message}}
+  $default: {integration: m}
+`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := cfg.ModelSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate("sendMessage", []byte(`{"text":"hi"}`)); err != nil {
+		t.Errorf("valid message: %v", err)
+	}
+	if err := set.Validate("sendMessage", []byte(`{"text":"too long"}`)); err == nil {
+		t.Error("a message over maxLength passed its model")
+	}
+	if burst, rate, detailed := cfg.EffectiveRouteSettings("sendMessage"); burst != 0 || rate != 100 || !detailed {
+		t.Errorf("sendMessage settings: %d %v %v", burst, rate, detailed)
+	}
+	if burst, rate, detailed := cfg.EffectiveRouteSettings("$default"); burst != DefaultThrottlingBurstLimit || rate != 100 || detailed {
+		t.Errorf("$default settings: %d %v %v", burst, rate, detailed)
 	}
 }

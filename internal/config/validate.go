@@ -87,6 +87,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Management.MaxClockSkew, Duration(DefaultMaxClockSkew))
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
 	c.applySecurityDefaults()
+	c.applyOperationsDefaults()
 	for _, in := range c.Integrations {
 		if in == nil {
 			continue
@@ -163,6 +164,7 @@ func (c *Config) Validate() Problems {
 	c.validateLimits(add)
 	c.validateManagement(add)
 	c.validateSecurity(add)
+	c.validateOperations(add)
 
 	for _, name := range sortedKeys(c.Integrations) {
 		c.validateIntegration("integrations."+name, c.Integrations[name], add)

@@ -1,0 +1,213 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"strings"
+
+	"github.com/switchboardgw/switchboard/internal/model"
+)
+
+// RouteSettings are a stage's per-route settings, as API Gateway's
+// DefaultRouteSettings and RouteSettings. Unset fields take the stage
+// default, then the built-in default.
+type RouteSettings struct {
+	// ThrottlingBurstLimit and ThrottlingRateLimit throttle the route's
+	// messages with a token bucket (burst = bucket size, rate = tokens per
+	// second); a throttled message gets the "Too Many Requests" error frame.
+	// Each route has its own bucket. Defaults 5000 and 10000 (API
+	// Gateway's); 0 refuses every message.
+	ThrottlingBurstLimit *int     `yaml:"throttlingBurstLimit"`
+	ThrottlingRateLimit  *float64 `yaml:"throttlingRateLimit"`
+	// DetailedMetricsEnabled labels the route's metrics with its route key.
+	// Default false.
+	DetailedMetricsEnabled *bool `yaml:"detailedMetricsEnabled"`
+}
+
+// AccessLogSettings turn on access logs: one line per connect, message and
+// disconnect.
+type AccessLogSettings struct {
+	// Format is the line, with API Gateway's $context variables; it must
+	// include $context.requestId. Required.
+	Format string `yaml:"format"`
+	// Destination is "stdout" or a file path (reopened on SIGHUP, for log
+	// rotation). Default "stdout".
+	Destination string `yaml:"destination"`
+}
+
+// Metrics configures the Prometheus and health endpoints.
+type Metrics struct {
+	// Listen is the address of /metrics, /healthz and /readyz, separate
+	// from the gateway's listener. Required.
+	Listen string `yaml:"listen"`
+}
+
+// Defaults of the operations settings.
+const (
+	DefaultThrottlingBurstLimit = 5000
+	DefaultThrottlingRateLimit  = 10000.0
+	DefaultAccessLogDestination = "stdout"
+)
+
+func (c *Config) applyOperationsDefaults() {
+	if a := c.Stage.AccessLogSettings; a != nil {
+		setDefault(&a.Destination, DefaultAccessLogDestination)
+	}
+}
+
+// EffectiveRouteSettings returns the settings of route key: its own,
+// then the stage default, then the built-in defaults.
+func (c *Config) EffectiveRouteSettings(key string) (burst int, rate float64, detailed bool) {
+	burst, rate = DefaultThrottlingBurstLimit, DefaultThrottlingRateLimit
+	for _, s := range []*RouteSettings{&c.Stage.DefaultRouteSettings, c.Stage.RouteSettings[key]} {
+		if s == nil {
+			continue
+		}
+		if s.ThrottlingBurstLimit != nil {
+			burst = *s.ThrottlingBurstLimit
+		}
+		if s.ThrottlingRateLimit != nil {
+			rate = *s.ThrottlingRateLimit
+		}
+		if s.DetailedMetricsEnabled != nil {
+			detailed = *s.DetailedMetricsEnabled
+		}
+	}
+	return burst, rate, detailed
+}
+
+// ModelSchemas returns each model's schema as JSON text.
+func (c *Config) ModelSchemas() (map[string]string, error) {
+	out := make(map[string]string, len(c.Models))
+	for name, m := range c.Models {
+		text, err := schemaText(m)
+		if err != nil {
+			return nil, fmt.Errorf("models.%s: %w", name, err)
+		}
+		out[name] = text
+	}
+	return out, nil
+}
+
+// ModelSet compiles the models and the routes' model settings.
+func (c *Config) ModelSet() (*model.Set, error) {
+	schemas, err := c.ModelSchemas()
+	if err != nil {
+		return nil, err
+	}
+	routes := map[string]model.Route{}
+	for key, r := range c.Routes {
+		if r != nil && (r.ModelSelectionExpression != "" || len(r.RequestModels) > 0) {
+			routes[key] = model.Route{ModelSelectionExpression: r.ModelSelectionExpression, RequestModels: r.RequestModels}
+		}
+	}
+	if len(schemas) == 0 && len(routes) == 0 {
+		return nil, nil
+	}
+	return model.New(model.Options{Models: schemas, Routes: routes, MaxMessageBytes: c.Stage.Limits.MaxMessageBytes})
+}
+
+// schemaText turns a model as written in YAML (a mapping, or a string of
+// JSON) into JSON text.
+func schemaText(m any) (string, error) {
+	if s, ok := m.(string); ok {
+		if !json.Valid([]byte(s)) {
+			return "", fmt.Errorf("not valid JSON")
+		}
+		return s, nil
+	}
+	b, err := json.Marshal(jsonable(m))
+	if err != nil {
+		return "", fmt.Errorf("cannot be written as JSON: %v", err)
+	}
+	return string(b), nil
+}
+
+// jsonable converts YAML-decoded values (map[string]any, []any, scalars)
+// so encoding/json accepts them.
+func jsonable(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = jsonable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = jsonable(e)
+		}
+		return out
+	}
+	return v
+}
+
+func (c *Config) validateOperations(add func(string, string, ...any)) {
+	checkSettings := func(path string, s *RouteSettings) {
+		if s == nil {
+			return
+		}
+		if b := s.ThrottlingBurstLimit; b != nil && *b < 0 {
+			add(path+".throttlingBurstLimit", "must not be negative")
+		}
+		if r := s.ThrottlingRateLimit; r != nil && (*r < 0 || math.IsNaN(*r) || math.IsInf(*r, 0)) {
+			add(path+".throttlingRateLimit", "want a number of requests per second, 0 or more")
+		}
+	}
+	checkSettings("stage.defaultRouteSettings", &c.Stage.DefaultRouteSettings)
+	for _, key := range sortedKeys(c.Stage.RouteSettings) {
+		path := "stage.routeSettings." + key
+		if _, ok := c.Routes[key]; !ok {
+			add(path, "no route %q%s", key, suggest(key, sortedKeys(c.Routes)))
+		}
+		checkSettings(path, c.Stage.RouteSettings[key])
+	}
+	if a := c.Stage.AccessLogSettings; a != nil {
+		if a.Format == "" {
+			add("stage.accessLogSettings.format", "required")
+		}
+		if a.Destination != "stdout" && strings.TrimSpace(a.Destination) == "" {
+			add("stage.accessLogSettings.destination", "want stdout or a file path")
+		}
+	}
+	if m := c.Metrics; m != nil {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			add("metrics.listen", "want host:port: %v", err)
+		} else if m.Listen == c.Listen {
+			add("metrics.listen", "must differ from listen")
+		}
+	}
+	for _, name := range sortedKeys(c.Models) {
+		if _, err := schemaText(c.Models[name]); err != nil {
+			add("models."+name, "%v", err)
+		}
+	}
+	if _, err := c.ModelSet(); err != nil {
+		add("models", "%v", err)
+	}
+	l := c.Stage.Limits
+	if l.MessageRateLimit < 0 || math.IsNaN(l.MessageRateLimit) || math.IsInf(l.MessageRateLimit, 0) {
+		add("stage.limits.messageRateLimit", "want messages per second, 0 (no limit) or more")
+	}
+	if l.MessageBurstLimit < 0 {
+		add("stage.limits.messageBurstLimit", "must not be negative")
+	}
+	if l.MessageRateLimit > 0 && l.MessageBurstLimit == 0 {
+		add("stage.limits.messageBurstLimit", "required with messageRateLimit (at least 1)")
+	}
+	if l.HandshakeRateLimitPerIP < 0 || math.IsNaN(l.HandshakeRateLimitPerIP) || math.IsInf(l.HandshakeRateLimitPerIP, 0) {
+		add("stage.limits.handshakeRateLimitPerIp", "want handshakes per second, 0 (no limit) or more")
+	}
+	if l.HandshakeBurstLimitPerIP < 0 {
+		add("stage.limits.handshakeBurstLimitPerIp", "must not be negative")
+	}
+	if l.HandshakeRateLimitPerIP > 0 && l.HandshakeBurstLimitPerIP == 0 {
+		add("stage.limits.handshakeBurstLimitPerIp", "required with handshakeRateLimitPerIp (at least 1)")
+	}
+	if l.MaxConnectionsPerIP < 0 {
+		add("stage.limits.maxConnectionsPerIp", "must not be negative")
+	}
+}

@@ -1,0 +1,52 @@
+// Package metrics exposes the gateway's Prometheus metrics and its health
+// endpoints on a registry of its own (never the global one).
+//
+// The traffic metrics are the ones AWS API Gateway publishes to CloudWatch for
+// WebSocket APIs (namespace AWS/ApiGateway), renamed the Prometheus way:
+//
+//	Prometheus name                          type       labels                  AWS metric
+//	switchboard_connect_count_total          counter    api stage               ConnectCount
+//	switchboard_message_count_total          counter    api stage route dir.    MessageCount
+//	switchboard_integration_error_total      counter    api stage route         IntegrationError
+//	switchboard_client_error_total           counter    api stage route         ClientError
+//	switchboard_execution_error_total        counter    api stage route         ExecutionError
+//	switchboard_integration_latency_seconds  histogram  api stage route         IntegrationLatency (ms in AWS)
+//
+// api and stage are AWS's ApiId and Stage dimensions. route is AWS's Route
+// dimension and, as there, present only for routes with detailed metrics
+// (DetailedMetricsEnabled: the stage default, overridden per route); the
+// other routes count in series without a route label, so summing away route
+// gives AWS's ApiId+Stage numbers. direction ("in" from the client, "out" to
+// it) splits MessageCount, which AWS counts as one.
+//
+// The server's health, which CloudWatch has no name for:
+//
+//	switchboard_open_connections             gauge      api stage               client connections open now
+//	switchboard_ready                        gauge      api stage               1 while /readyz answers 200
+//	switchboard_send_queue_rejected_total    counter    api stage               sends refused: the send queue was full
+//	switchboard_slow_client_closed_total     counter    api stage               connections closed for not reading
+//	switchboard_protocol_closed_total        counter    api stage               connections closed for a protocol or limit violation
+//	switchboard_throttled_total              counter    api stage kind          refused by a rate limit: message, handshake, management
+//	switchboard_disconnect_delivery_total    counter    api stage outcome       $disconnect deliveries: delivered, failed, retried, dropped
+//
+// and the client library's go_* and process_* collectors.
+//
+// No label ever carries a connection id, a request id, a source address or
+// anything else a client chooses: label values are the configured api id,
+// stage and route keys, and fixed words.
+//
+// # Hot path
+//
+// Every labelled series is resolved when [New] runs. The gateway asks once,
+// when it builds its route table, for a [RouteMetrics] per route with
+// [Metrics.Route]; counting a message is then one atomic add on a counter it
+// already holds, with no label lookup and no allocation. Routes without
+// detailed metrics, and route keys New was not told about, share the
+// stage-level handle.
+//
+// # Endpoints
+//
+// [Metrics.Handler] serves /metrics, /healthz (200 while the process can
+// answer) and /readyz (200 only between SetReady(true) and SetReady(false) or
+// SetDraining), meant for a listener of its own.
+package metrics
