@@ -11,10 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/server"
@@ -100,6 +102,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		defer dln.Close()
 		log.Info("debug endpoints", slog.String("pprof", "http://"+dln.Addr().String()+"/debug/pprof/"),
 			slog.String("vars", "http://"+dln.Addr().String()+"/debug/vars"))
+	}
+	if h := srv.MetricsHandler(); h != nil {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			log.Error("cannot listen for metrics", slog.String("listen", cfg.Metrics.Listen), slog.String("error", err.Error()))
+			return 1
+		}
+		defer mln.Close()
+		msrv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		log.Info("metrics endpoints", slog.String("metrics", "http://"+mln.Addr().String()+"/metrics"),
+			slog.String("readyz", "http://"+mln.Addr().String()+"/readyz"))
 	}
 	ws, web := "ws", "http"
 	if cfg.TLS != nil {

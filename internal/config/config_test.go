@@ -322,10 +322,14 @@ routes:
 	if err := set.Validate("sendMessage", []byte(`{"text":"too long"}`)); err == nil {
 		t.Error("a message over maxLength passed its model")
 	}
-	if burst, rate, detailed := cfg.EffectiveRouteSettings("sendMessage"); burst != 0 || rate != 100 || !detailed {
-		t.Errorf("sendMessage settings: %d %v %v", burst, rate, detailed)
+	if burst, rate, throttled, detailed := cfg.EffectiveRouteSettings("sendMessage"); burst != 0 || rate != 100 || !throttled || !detailed {
+		t.Errorf("sendMessage settings: %d %v %v %v", burst, rate, throttled, detailed)
 	}
-	if burst, rate, detailed := cfg.EffectiveRouteSettings("$default"); burst != DefaultThrottlingBurstLimit || rate != 100 || detailed {
-		t.Errorf("$default settings: %d %v %v", burst, rate, detailed)
+	if burst, rate, throttled, detailed := cfg.EffectiveRouteSettings("$default"); burst != DefaultThrottlingBurstLimit || rate != 100 || !throttled || detailed {
+		t.Errorf("$default settings: %d %v %v %v", burst, rate, throttled, detailed)
+	}
+	cfg.Stage.DefaultRouteSettings = RouteSettings{}
+	if _, _, throttled, _ := cfg.EffectiveRouteSettings("$default"); throttled {
+		t.Error("a route with no throttling settings is throttled")
 	}
 }

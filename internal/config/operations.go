@@ -17,8 +17,9 @@ type RouteSettings struct {
 	// ThrottlingBurstLimit and ThrottlingRateLimit throttle the route's
 	// messages with a token bucket (burst = bucket size, rate = tokens per
 	// second); a throttled message gets the "Too Many Requests" error frame.
-	// Each route has its own bucket. Defaults 5000 and 10000 (API
-	// Gateway's); 0 refuses every message.
+	// Each route has its own bucket. Without either limit, no throttling;
+	// with one, the other defaults to API Gateway's (burst 5000, rate
+	// 10000); 0 refuses every message.
 	ThrottlingBurstLimit *int     `yaml:"throttlingBurstLimit"`
 	ThrottlingRateLimit  *float64 `yaml:"throttlingRateLimit"`
 	// DetailedMetricsEnabled labels the route's metrics with its route key.
@@ -58,24 +59,27 @@ func (c *Config) applyOperationsDefaults() {
 }
 
 // EffectiveRouteSettings returns the settings of route key: its own,
-// then the stage default, then the built-in defaults.
-func (c *Config) EffectiveRouteSettings(key string) (burst int, rate float64, detailed bool) {
+// then the stage default. throttled is false when neither sets a
+// throttling limit: unlike API Gateway, whose account-wide quota always
+// applies, Switchboard throttles only what is configured. When one of
+// the two limits is set, the other takes API Gateway's default.
+func (c *Config) EffectiveRouteSettings(key string) (burst int, rate float64, throttled, detailed bool) {
 	burst, rate = DefaultThrottlingBurstLimit, DefaultThrottlingRateLimit
 	for _, s := range []*RouteSettings{&c.Stage.DefaultRouteSettings, c.Stage.RouteSettings[key]} {
 		if s == nil {
 			continue
 		}
 		if s.ThrottlingBurstLimit != nil {
-			burst = *s.ThrottlingBurstLimit
+			burst, throttled = *s.ThrottlingBurstLimit, true
 		}
 		if s.ThrottlingRateLimit != nil {
-			rate = *s.ThrottlingRateLimit
+			rate, throttled = *s.ThrottlingRateLimit, true
 		}
 		if s.DetailedMetricsEnabled != nil {
 			detailed = *s.DetailedMetricsEnabled
 		}
 	}
-	return burst, rate, detailed
+	return burst, rate, throttled, detailed
 }
 
 // ModelSchemas returns each model's schema as JSON text.

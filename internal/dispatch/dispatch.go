@@ -9,15 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/switchboardgw/switchboard/internal/accesslog"
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/integration"
+	"github.com/switchboardgw/switchboard/internal/metrics"
+	"github.com/switchboardgw/switchboard/internal/model"
 	"github.com/switchboardgw/switchboard/internal/registry"
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // Route is one compiled route.
@@ -39,12 +44,32 @@ type Stage struct {
 	MaxMessageBytes int
 }
 
+// Checks are what a message passes before its integration runs, and
+// where what happens is counted and logged. Zero fields do nothing.
+type Checks struct {
+	// Models validates messages against their route's request models.
+	Models *model.Set
+	// Throttle holds the routes' token buckets.
+	Throttle *throttle.Stage
+	// ConnRate, when not unlimited, throttles each connection's messages
+	// (with the connection's session.Conn.Limiter).
+	ConnRate *throttle.Rate
+	// Metrics counts messages, errors and integration latency.
+	Metrics *metrics.Metrics
+	// AccessLog, with LogFormat, gets one line per connect, message and
+	// disconnect.
+	AccessLog *accesslog.Writer
+	LogFormat *accesslog.Format
+}
+
 // messageRoute is a route as HandleMessage uses it, with what it needs
 // to know about the integration decided once rather than per message.
 type messageRoute struct {
 	*Route
 	// inline: the integration answers without I/O, on the reader.
-	inline bool
+	inline   bool
+	metrics  *metrics.RouteMetrics // nil: not counted
+	throttle *throttle.Route       // nil: not throttled
 }
 
 // Dispatcher runs routes. It is safe for concurrent use.
@@ -53,8 +78,11 @@ type Dispatcher struct {
 	connect    *Route
 	disconnect *Route
 	stage      Stage
-	ids        *registry.IDs
-	log        *slog.Logger
+	checks     Checks
+	// disconnectMetrics counts $disconnect deliveries.
+	disconnectMetrics *metrics.RouteMetrics
+	ids               *registry.IDs
+	log               *slog.Logger
 
 	// ctx is cancelled when the gateway stops waiting for integrations.
 	ctx     context.Context
@@ -63,20 +91,29 @@ type Dispatcher struct {
 
 // New builds a dispatcher. routes holds every route by key, predefined
 // ones included.
-func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, stage Stage, ids *registry.IDs, log *slog.Logger) *Dispatcher {
+func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, stage Stage, checks Checks, ids *registry.IDs, log *slog.Logger) *Dispatcher {
 	table := make(map[string]*messageRoute, len(routes))
 	for key, r := range routes {
 		in, ok := r.Integration.(integration.Inline)
-		table[key] = &messageRoute{Route: r, inline: ok && in.Inline()}
+		mr := &messageRoute{Route: r, inline: ok && in.Inline(), metrics: checks.Metrics.Route(key)}
+		if checks.Throttle != nil {
+			mr.throttle = checks.Throttle.Route(key)
+		}
+		table[key] = mr
+	}
+	if checks.AccessLog == nil || checks.LogFormat == nil {
+		checks.AccessLog, checks.LogFormat = nil, nil
 	}
 	return &Dispatcher{
-		table:      route.NewTable(selection, table),
-		connect:    routes[route.Connect],
-		disconnect: routes[route.Disconnect],
-		stage:      stage,
-		ids:        ids,
-		log:        log,
-		ctx:        ctx,
+		table:             route.NewTable(selection, table),
+		connect:           routes[route.Connect],
+		disconnect:        routes[route.Disconnect],
+		stage:             stage,
+		checks:            checks,
+		ids:               ids,
+		disconnectMetrics: checks.Metrics.Route(route.Disconnect),
+		log:               log,
+		ctx:               ctx,
 	}
 }
 
@@ -113,9 +150,7 @@ func (d *Dispatcher) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string
 // polled reader copies out of its pooled read buffer into it) that the
 // session never touches again. So the event may keep it for as long as
 // the integration runs, on the reader or on a goroutine of its own.
-func (d *Dispatcher) fillMessage(ev *awsapi.Event, key string, c *session.Conn, msg []byte, binary bool) {
-	// One clock reading serves requestTime and both ids.
-	now := time.Now()
+func (d *Dispatcher) fillMessage(ev *awsapi.Event, key string, c *session.Conn, msg []byte, binary bool, now time.Time) {
 	d.stamp(ev, awsapi.Message, key, &c.Info, now)
 	ev.RequestID, ev.MessageID = d.ids.NewPair(now)
 	ev.Body = msg
@@ -160,42 +195,80 @@ var inlineEvents = sync.Pool{New: func() any { return new(awsapi.Event) }}
 func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	key, r, ok := d.table.Select(msg)
 	if !ok {
+		d.checks.Metrics.Stage().MessageIn()
+		d.checks.Metrics.Stage().ClientError()
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, d.ids.New()), false)
 		return
 	}
+	r.metrics.MessageIn()
+	// One clock reading serves requestTime, both ids and the throttles.
+	now := time.Now()
 	if r.inline {
 		ev := inlineEvents.Get().(*awsapi.Event)
-		d.fillMessage(ev, key, c, msg, binary)
-		// Inline integrations cannot block: no timeout context, no timer.
-		resp, err := r.Integration.Invoke(d.ctx, ev)
-		d.reply(c, r.Route, ev, resp, err)
+		d.fillMessage(ev, key, c, msg, binary, now)
+		if d.admit(c, r, ev, now) {
+			// Inline integrations cannot block: no timeout context, no timer.
+			resp, err := r.Integration.Invoke(d.ctx, ev)
+			d.reply(c, r, ev, resp, err, 0)
+		}
 		*ev = awsapi.Event{} // the pool must not keep the message or the connection's strings alive
 		inlineEvents.Put(ev)
 		return
 	}
 	ev := &awsapi.Event{}
-	d.fillMessage(ev, key, c, msg, binary)
+	d.fillMessage(ev, key, c, msg, binary, now)
+	if !d.admit(c, r, ev, now) {
+		return
+	}
 	if !c.Acquire() {
 		return // the connection is closing
 	}
 	go func() {
 		defer c.Release()
-		d.invokeTimed(c, r.Route, ev)
+		d.invokeTimed(c, r, ev)
 	}()
+}
+
+// admit runs a message's checks: the connection's rate, the route's
+// throttle, the route's model. A message that fails one gets its error
+// frame (and its access log line) here, and false.
+func (d *Dispatcher) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, now time.Time) bool {
+	throttled := d.checks.ConnRate != nil && !c.Limiter.Allow(throttle.Nanos(now), d.checks.ConnRate) ||
+		r.throttle != nil && !r.throttle.AllowAt(throttle.Nanos(now))
+	if throttled {
+		d.checks.Metrics.ThrottledMessage()
+		r.metrics.ClientError()
+		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameTooManyRequests, c.ID, ev.RequestID), false)
+		d.accessLog(ev, http.StatusTooManyRequests, awsapi.FrameTooManyRequests, "THROTTLED", 0, nil)
+		return false
+	}
+	if err := d.checks.Models.Validate(ev.RouteKey, ev.Body); err != nil {
+		r.metrics.ClientError()
+		d.log.Info("message failed its model", slog.String("route", ev.RouteKey), slog.String("connectionId", ev.ConnectionID),
+			slog.String("messageId", ev.MessageID), slog.String("error", err.Error()))
+		c.SendOrClose(awsapi.AppendBadRequestFrame(nil, c.ID, ev.MessageID), false)
+		d.accessLog(ev, http.StatusBadRequest, "Bad request body", "BAD_REQUEST_BODY", 0, err)
+		return false
+	}
+	return true
 }
 
 // invokeTimed calls an integration that waits on I/O, bounded by the
 // route's timeout, and replies.
-func (d *Dispatcher) invokeTimed(c *session.Conn, r *Route, ev *awsapi.Event) {
+func (d *Dispatcher) invokeTimed(c *session.Conn, r *messageRoute, ev *awsapi.Event) {
 	ctx, cancel := context.WithTimeout(d.ctx, r.Timeout)
 	defer cancel()
+	start := time.Now()
 	resp, err := r.Integration.Invoke(ctx, ev)
-	d.reply(c, r, ev, resp, err)
+	latency := time.Since(start)
+	r.metrics.ObserveIntegrationLatency(latency)
+	d.reply(c, r, ev, resp, err, latency)
 }
 
 // reply sends the outcome of an integration call: the route response on a
-// two-way route, or the gateway's error frame.
-func (d *Dispatcher) reply(c *session.Conn, r *Route, ev *awsapi.Event, resp *integration.Response, err error) {
+// two-way route, or the gateway's error frame. latency is the call's, 0
+// for an inline integration.
+func (d *Dispatcher) reply(c *session.Conn, r *messageRoute, ev *awsapi.Event, resp *integration.Response, err error, latency time.Duration) {
 	if err == nil && r.TwoWay && len(resp.Body) > d.stage.MaxMessageBytes {
 		err = &integration.FunctionError{Kind: "response too large",
 			Detail: fmt.Sprintf("%d bytes; stage.limits.maxMessageBytes is %d", len(resp.Body), d.stage.MaxMessageBytes)}
@@ -203,9 +276,63 @@ func (d *Dispatcher) reply(c *session.Conn, r *Route, ev *awsapi.Event, resp *in
 	switch {
 	case err != nil:
 		d.logFailure(ev, err)
-		c.SendOrClose(awsapi.AppendErrorFrame(nil, ErrorFrameMessage(err), c.ID, ev.RequestID), false)
+		CountFailure(r.metrics, err)
+		msg := ErrorFrameMessage(err)
+		c.SendOrClose(awsapi.AppendErrorFrame(nil, msg, c.ID, ev.RequestID), false)
+		d.accessLog(ev, failureStatus(err), msg, "INTEGRATION_FAILURE", latency, err)
+		return
 	case r.TwoWay && len(resp.Body) > 0:
+		r.metrics.MessageOut()
 		c.SendOrClose(resp.Body, !utf8.Valid(resp.Body))
+	}
+	d.accessLog(ev, http.StatusOK, "", "", latency, nil)
+}
+
+// CountFailure counts a failed integration call as AWS does: the
+// integration answering with an error is an IntegrationError, failing to
+// get an answer (timeout, connection) an ExecutionError.
+func CountFailure(m *metrics.RouteMetrics, err error) {
+	var fe *integration.FunctionError
+	if errors.As(err, &fe) {
+		m.IntegrationError()
+	} else {
+		m.ExecutionError()
+	}
+}
+
+// failureStatus is the status a failed integration call logs: 504 for a
+// timeout, 502 otherwise, as on $connect.
+func failureStatus(err error) int {
+	if IsTimeout(err) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// accessLog writes ev's access log line, if access logs are on.
+func (d *Dispatcher) accessLog(ev *awsapi.Event, status int, message, responseType string, latency time.Duration, err error) {
+	if d.checks.AccessLog == nil {
+		return
+	}
+	rec := accesslog.Record{Event: ev, Status: status}
+	rec.Error.Message, rec.Error.ResponseType = message, responseType
+	rec.Integration.Latency = latency
+	if err != nil {
+		rec.Integration.Error = err.Error()
+		var me *model.Error
+		if errors.As(err, &me) {
+			rec.Error.ValidationError = me.Detail
+			rec.Integration.Error = ""
+		}
+	}
+	d.checks.AccessLog.Log(d.checks.LogFormat, &rec)
+}
+
+// LogAccess writes an access log line for an event the caller handled
+// (a handshake), if access logs are on.
+func (d *Dispatcher) LogAccess(rec *accesslog.Record) {
+	if d.checks.AccessLog != nil {
+		d.checks.AccessLog.Log(d.checks.LogFormat, rec)
 	}
 }
 
@@ -236,9 +363,20 @@ func (d *Dispatcher) HandleClose(info *session.Info, code int, reason string) {
 		defer d.pending.Done()
 		ctx, cancel := context.WithTimeout(d.ctx, d.disconnect.Timeout)
 		defer cancel()
-		if _, err := d.disconnect.Integration.Invoke(ctx, ev); err != nil {
+		start := time.Now()
+		_, err := d.disconnect.Integration.Invoke(ctx, ev)
+		latency := time.Since(start)
+		m := d.disconnectMetrics
+		m.ObserveIntegrationLatency(latency)
+		if err != nil {
 			d.logFailure(ev, err)
+			CountFailure(m, err)
+			d.checks.Metrics.DisconnectFailed()
+			d.accessLog(ev, failureStatus(err), ErrorFrameMessage(err), "INTEGRATION_FAILURE", latency, err)
+			return
 		}
+		d.checks.Metrics.DisconnectDelivered()
+		d.accessLog(ev, http.StatusOK, "", "", latency, nil)
 	}()
 }
 

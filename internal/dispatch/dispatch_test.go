@@ -34,7 +34,7 @@ func newDispatcher(in integration.Integration) *dispatch.Dispatcher {
 		route.Default: {Key: route.Default, Integration: in, Timeout: 29 * time.Second, TwoWay: true},
 	}
 	return dispatch.New(context.Background(), route.MustCompile("$request.body.action", route.Selection), routes,
-		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes},
+		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes}, dispatch.Checks{},
 		registry.NewIDs(), slog.New(slog.DiscardHandler))
 }
 

@@ -10,6 +10,9 @@ import (
 // SetReady says whether the gateway takes traffic: true once it serves, false
 // when it stops. /readyz answers 200 only while ready.
 func (m *Metrics) SetReady(ready bool) {
+	if m == nil {
+		return
+	}
 	if ready {
 		m.state.Store(stateReady)
 	} else {
@@ -19,7 +22,11 @@ func (m *Metrics) SetReady(ready bool) {
 
 // SetDraining marks the gateway as shutting down: /readyz answers 503
 // "draining" until SetReady(true).
-func (m *Metrics) SetDraining() { m.state.Store(stateDraining) }
+func (m *Metrics) SetDraining() {
+	if m != nil {
+		m.state.Store(stateDraining)
+	}
+}
 
 // Ready reports whether /readyz answers 200.
 func (m *Metrics) Ready() bool { return m.state.Load() == stateReady }

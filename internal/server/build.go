@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/accesslog"
 	"github.com/switchboardgw/switchboard/internal/authorizer"
 	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
@@ -17,8 +18,10 @@ import (
 	"github.com/switchboardgw/switchboard/internal/integration/httpproxy"
 	"github.com/switchboardgw/switchboard/internal/integration/mock"
 	"github.com/switchboardgw/switchboard/internal/jwtauth"
+	"github.com/switchboardgw/switchboard/internal/metrics"
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/sigv4"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // buildRoutes turns the configured integrations and routes into compiled
@@ -161,4 +164,80 @@ func loadKeys(cfg *config.Config) ([]guard.Key, error) {
 		keys = append(keys, more...)
 	}
 	return keys, nil
+}
+
+// buildChecks builds what every message passes and where it is counted
+// and logged: request models, route and connection throttles, metrics and
+// the access log (opened here; Shutdown closes it).
+func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
+	var c dispatch.Checks
+	var err error
+	if c.Models, err = cfg.ModelSet(); err != nil {
+		return c, fmt.Errorf("models: %w", err)
+	}
+
+	keys := make([]string, 0, len(cfg.Routes))
+	limits := make(map[string]throttle.Limit, len(cfg.Routes))
+	detailed := make(map[string]bool, len(cfg.Routes))
+	for key := range cfg.Routes {
+		keys = append(keys, key)
+		burst, rate, throttled, d := cfg.EffectiveRouteSettings(key)
+		if throttled {
+			limits[key] = throttle.Limit{Rate: rate, Burst: burst}
+		}
+		detailed[key] = d
+	}
+	if len(limits) > 0 {
+		// Routes without limits are not in Routes and, with no Default,
+		// unlimited.
+		if c.Throttle, err = throttle.NewStage(throttle.StageOptions{Routes: limits, Keys: keys}); err != nil {
+			return c, fmt.Errorf("stage.routeSettings: %w", err)
+		}
+	}
+	if l := cfg.Stage.Limits; l.MessageRateLimit > 0 {
+		rate, err := throttle.NewRate(throttle.Limit{Rate: l.MessageRateLimit, Burst: l.MessageBurstLimit})
+		if err != nil {
+			return c, fmt.Errorf("stage.limits.messageRateLimit: %w", err)
+		}
+		c.ConnRate = &rate
+	}
+
+	if cfg.Metrics != nil {
+		c.Metrics, err = metrics.New(metrics.Options{
+			APIID: cfg.API.ID, Stage: cfg.Stage.Name, Routes: keys, RouteDetailedMetrics: detailed,
+			OpenConnections: s.Connections,
+			Session: func() metrics.SessionCounts {
+				return metrics.SessionCounts{SlowClosed: s.stats.SlowClosed.Load(),
+					QueueRejected: s.stats.QueueRejected.Load(), ProtocolClosed: s.stats.ProtocolClosed.Load()}
+			},
+		})
+		if err != nil {
+			return c, fmt.Errorf("metrics: %w", err)
+		}
+	}
+
+	if a := cfg.Stage.AccessLogSettings; a != nil {
+		if c.LogFormat, err = accesslog.Compile(a.Format); err != nil {
+			return c, fmt.Errorf("stage.accessLogSettings.format: %w", err)
+		}
+		if c.AccessLog, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log}); err != nil {
+			return c, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// buildIPLimits builds the per-source-IP handshake rate and connection
+// count limits; nil when there are none.
+func buildIPLimits(cfg *config.Config) (*throttle.IPs, error) {
+	l := cfg.Stage.Limits
+	opts := throttle.IPOptions{MaxConns: l.MaxConnectionsPerIP}
+	if l.HandshakeRateLimitPerIP > 0 {
+		opts.Handshakes = &throttle.Limit{Rate: l.HandshakeRateLimitPerIP, Burst: l.HandshakeBurstLimitPerIP}
+	}
+	ips, err := throttle.NewIPs(opts)
+	if err != nil {
+		return nil, fmt.Errorf("stage.limits: %w", err)
+	}
+	return ips, nil
 }

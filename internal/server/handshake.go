@@ -6,16 +6,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/accesslog"
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // answerer is the side of a handshake that talks to the client: the raw
@@ -31,7 +34,15 @@ type answerer interface {
 // handshake runs the $connect flow: check the upgrade request, call the
 // $connect integration while the client waits, then answer 101 (2xx from
 // the integration) or the integration's status, and start the session.
-func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
+func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
+	// a notes the answer, for the metrics and the access log.
+	a := &notedAnswer{answerer: a0}
+	m := s.checks.Metrics.Route(route.Connect)
+	defer func() {
+		if a.status >= 400 && a.status < 500 {
+			m.ClientError()
+		}
+	}()
 	if len(r.target) > s.cfg.Stage.Limits.MaxURLLength {
 		a.refuse(http.StatusRequestURITooLong, textPlain, []byte("URL too long\n"))
 		return
@@ -48,17 +59,6 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 		a.refuse(http.StatusServiceUnavailable, textPlain, []byte("Server shutting down\n"))
 		return
 	}
-	pending := s.pending.Add(1) // counted before the check, so racing handshakes cannot overshoot
-	stillPending := true
-	defer func() {
-		if stillPending {
-			s.pending.Add(-1)
-		}
-	}()
-	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
-		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
-		return
-	}
 
 	peer := sourceIP(r.remoteAddr)
 	info := session.Info{
@@ -71,43 +71,101 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 	if len(s.proxies) > 0 {
 		info.SourceIP = s.proxies.SourceIP(peer, r.values("X-Forwarded-For"))
 	}
+	if why := s.admitIP(info.SourceIP); why != "" {
+		s.checks.Metrics.ThrottledHandshake()
+		s.log.Info("connection refused", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP),
+			slog.Int("status", http.StatusTooManyRequests), slog.String("reason", why))
+		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections from this address\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
+		return
+	}
+	upgraded := false
+	defer func() {
+		if !upgraded {
+			s.releaseIP(info.SourceIP) // the session's end releases it otherwise
+		}
+	}()
+
+	pending := s.pending.Add(1) // counted before the check, so racing handshakes cannot overshoot
+	stillPending := true
+	defer func() {
+		if stillPending {
+			s.pending.Add(-1)
+		}
+	}()
+	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
+		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
+		return
+	}
+
 	var ev *awsapi.Event
-	if s.dispatch.HasConnect() || s.guard.Active() {
+	if s.dispatch.HasConnect() || s.guard.Active() || s.checks.AccessLog != nil {
 		ev = s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
 		ev.Headers = connectHeaders(r, peer, s.scheme)
 		if r.rawQuery != "" {
 			ev.Query, _ = url.ParseQuery(r.rawQuery)
 		}
 	}
+	var rec accesslog.Record // the CONNECT access log line, written when the answer is known
+	defer func() {
+		if ev != nil && a.status != 0 {
+			rec.Event, rec.Status = ev, a.status
+			if a.status == http.StatusSwitchingProtocols {
+				rec.Status = http.StatusOK // as API Gateway logs a successful $connect
+			}
+			s.dispatch.LogAccess(&rec)
+		}
+	}()
 	if s.guard.Active() {
+		start := time.Now()
 		auth, refused := s.guard.Check(ctx, ev, r.httpRequest)
+		rec.Authorize.Latency = time.Since(start)
 		if refused != nil {
 			s.log.Info("connection refused", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP),
 				slog.Int("status", refused.Status), slog.String("reason", refused.Reason))
+			rec.Authorize.Status, rec.Authorize.Error = refused.Status, refused.Reason
+			rec.Error.Message, rec.Error.ResponseType = http.StatusText(refused.Status), "AUTHORIZER_FAILURE"
 			a.refuse(refused.Status, applicationJSON, refused.Body())
 			return
 		}
+		rec.Authorize.Status = http.StatusOK
 		ev.Auth, info.Auth = auth, auth
 	}
+	if s.dispatch.HasConnect() {
+		s.checks.Metrics.Connect()
+	}
+	start := time.Now()
 	resp, err := s.dispatch.Connect(ctx, ev)
+	if s.dispatch.HasConnect() {
+		rec.Integration.Latency = time.Since(start)
+		m.ObserveIntegrationLatency(rec.Integration.Latency)
+	}
 	switch {
-	case err != nil && dispatch.IsTimeout(err):
-		a.refuse(http.StatusGatewayTimeout, applicationJSON, jsonMessage(awsapi.FrameEndpointTimeout))
-		return
 	case err != nil:
-		a.refuse(http.StatusBadGateway, applicationJSON, jsonMessage(awsapi.FrameInternalError))
+		dispatch.CountFailure(m, err)
+		rec.Integration.Error = err.Error()
+		rec.Error.Message, rec.Error.ResponseType = dispatch.ErrorFrameMessage(err), "INTEGRATION_FAILURE"
+		if dispatch.IsTimeout(err) {
+			a.refuse(http.StatusGatewayTimeout, applicationJSON, jsonMessage(awsapi.FrameEndpointTimeout))
+		} else {
+			a.refuse(http.StatusBadGateway, applicationJSON, jsonMessage(awsapi.FrameInternalError))
+		}
 		return
 	case resp != nil && (resp.StatusCode < 200 || resp.StatusCode > 599):
 		// Not an HTTP status a handshake can answer with (1xx would even
 		// switch protocols): the integration failed.
+		m.IntegrationError()
 		s.log.Warn("integration failed", slog.String("route", route.Connect), slog.String("connectionId", info.ID),
 			slog.String("error", "$connect answered statusCode "+strconv.Itoa(resp.StatusCode)+"; want 200 to 599"))
 		a.refuse(http.StatusBadGateway, applicationJSON, jsonMessage(awsapi.FrameInternalError))
 		return
 	case resp != nil && resp.StatusCode > 299:
 		// The integration refused: its status, without its body.
+		rec.Integration.Status = resp.StatusCode
 		a.refuse(resp.StatusCode, "", nil)
 		return
+	}
+	if resp != nil {
+		rec.Integration.Status = resp.StatusCode
 	}
 
 	protocol := ""
@@ -117,6 +175,7 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 	if protocol != "" && !isToken(protocol) {
 		// The 101 carries it as is: one token (RFC 6455 §4.2.2), never
 		// a list or a line break.
+		m.IntegrationError()
 		s.log.Warn("integration failed", slog.String("route", route.Connect), slog.String("connectionId", info.ID),
 			slog.String("error", "$connect answered Sec-WebSocket-Protocol "+strconv.Quote(protocol)+"; want one token"))
 		a.refuse(http.StatusBadGateway, applicationJSON, jsonMessage(awsapi.FrameInternalError))
@@ -139,6 +198,7 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 		s.log.Debug("upgrade failed", slog.String("connectionId", info.ID), slog.String("error", err.Error()))
 		return
 	}
+	upgraded = true
 
 	c := session.New(conn, info, &s.opts, s)
 	s.conns.Add(info.ID, c)
@@ -148,6 +208,54 @@ func (s *Server) handshake(ctx context.Context, r *request, a answerer) {
 	s.serveConn(c)
 	if s.stopping.Load() {
 		c.Close(session.CodeGoingAway, session.ReasonGoingAway) // missed Shutdown's sweep
+	}
+}
+
+// notedAnswer is an answerer that remembers the status it answered with
+// (101 for an upgrade).
+type notedAnswer struct {
+	answerer
+	status int
+}
+
+func (a *notedAnswer) refuse(status int, contentType string, body []byte, extra ...awsapi.Header) {
+	a.status = status
+	a.answerer.refuse(status, contentType, body, extra...)
+}
+
+func (a *notedAnswer) accept(key, protocol string) (net.Conn, error) {
+	conn, err := a.answerer.accept(key, protocol)
+	if err == nil {
+		a.status = http.StatusSwitchingProtocols
+	}
+	return conn, err
+}
+
+// admitIP applies the per-source-IP limits to a new handshake; it
+// returns why the handshake is refused, or "".
+func (s *Server) admitIP(ip string) string {
+	if s.ips == nil {
+		return ""
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	switch why := s.ips.Admit(addr); why {
+	case throttle.Admitted:
+		return ""
+	default:
+		return why.String()
+	}
+}
+
+// releaseIP ends what admitIP counted for a connection from ip.
+func (s *Server) releaseIP(ip string) {
+	if s.ips == nil {
+		return
+	}
+	if addr, err := netip.ParseAddr(ip); err == nil {
+		s.ips.Release(addr)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
 	"github.com/switchboardgw/switchboard/internal/sigv4"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // closeGrace is how long a closing connection waits for the client's
@@ -48,6 +49,8 @@ type Server struct {
 	stagePath  string
 	poller     *netpoll.Poller // nil: a goroutine per connection
 	guard      *guard.Guard
+	checks     dispatch.Checks // models, throttles, metrics, access log
+	ips        *throttle.IPs   // per-source-IP limits; nil: none
 	proxies    guard.Proxies
 	tlsConfig  *tls.Config                     // nil: plain ws:// and http://
 	cert       atomic.Pointer[tls.Certificate] // the served certificate; replaced by Reload
@@ -78,7 +81,7 @@ type Server struct {
 }
 
 // New builds a server from a validated configuration.
-func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
 	lambdas, client := awsproxy.NewLambdaClients(), integration.NewHTTPClient()
 	routes, err := buildRoutes(cfg, lambdas, client)
 	if err != nil {
@@ -97,14 +100,26 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		fresh:     map[net.Conn]struct{}{},
 	}
 	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil { // stop what was started: JWKS refreshes, the access log writer
+			s.cancelIntegration()
+			if s.checks.AccessLog != nil {
+				s.checks.AccessLog.Close()
+			}
+		}
+	}()
 	if s.guard, err = buildGuard(s.integrationCtx, cfg, lambdas, client, log); err != nil {
-		s.cancelIntegration()
+		return nil, err
+	}
+	if s.checks, err = buildChecks(cfg, s); err != nil {
+		return nil, err
+	}
+	if s.ips, err = buildIPLimits(cfg); err != nil {
 		return nil, err
 	}
 	for _, p := range cfg.TrustedProxies {
 		prefix, err := config.ParsePrefix(p)
 		if err != nil {
-			s.cancelIntegration()
 			return nil, fmt.Errorf("trustedProxies: %w", err)
 		}
 		s.proxies = append(s.proxies, prefix)
@@ -112,7 +127,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.scheme = "http"
 	if cfg.TLS != nil {
 		if err := s.loadCertificate(); err != nil {
-			s.cancelIntegration()
 			return nil, err
 		}
 		s.scheme = "https"
@@ -127,7 +141,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
 		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
 		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
-	}, s.ids, log)
+	}, s.checks, s.ids, log)
 
 	l := cfg.Stage.Limits
 	s.opts = session.Options{
@@ -149,7 +163,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		case err == nil:
 			s.poller = p
 		case cfg.Reader == config.ReaderEpoll:
-			s.cancelIntegration() // stops what buildGuard started (JWKS refreshes)
 			return nil, fmt.Errorf("reader: %w", err)
 		}
 	}
@@ -198,6 +211,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lnMu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(s.httpIn) }()
+	s.checks.Metrics.SetReady(true)
 	err := s.acceptLoop(ln)
 	s.httpIn.Close()
 	if herr := <-httpDone; !errors.Is(herr, http.ErrServerClosed) && !errors.Is(herr, net.ErrClosed) {
@@ -242,6 +256,7 @@ func (s *Server) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 // registry (so @connections answers 410) and $disconnect runs.
 func (s *Server) HandleClose(c *session.Conn, code int, reason string) {
 	s.conns.Remove(c.ID)
+	s.releaseIP(c.SourceIP)
 	s.dispatch.HandleClose(&c.Info, code, reason)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("disconnected", slog.String("connectionId", c.ID), slog.Int("code", code), slog.String("reason", reason))
@@ -272,12 +287,16 @@ func (s *Server) closeFresh() {
 }
 
 // Reload reads again what may change without a restart: the TLS
-// certificate and key, and the API keys file. On an error the old ones
+// certificate and key, and the API keys file; and reopens the access log
+// file (for log rotation). On an error the old ones
 // stay in use. Connections already open are not affected.
 func (s *Server) Reload() error {
 	var errs []error
 	if s.tlsConfig != nil {
 		errs = append(errs, s.loadCertificate())
+	}
+	if s.checks.AccessLog != nil {
+		errs = append(errs, s.checks.AccessLog.Reopen())
 	}
 	if s.cfg.APIKeysFile != "" && s.guard != nil {
 		keys, err := loadKeys(s.cfg)
@@ -298,6 +317,15 @@ func (s *Server) loadCertificate() error {
 	return nil
 }
 
+// MetricsHandler serves /metrics, /healthz and /readyz; nil without a
+// metrics section in the configuration.
+func (s *Server) MetricsHandler() http.Handler {
+	if s.checks.Metrics == nil {
+		return nil
+	}
+	return s.checks.Metrics.Handler()
+}
+
 // Connections returns the number of open connections.
 func (s *Server) Connections() int { return int(s.liveCount.Load()) }
 
@@ -309,7 +337,8 @@ func (s *Server) Stats() *session.Stats { return &s.stats }
 // for the connections to end and their $disconnect deliveries, and give up
 // on whatever is left when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.freshMu.Lock() // addFresh checks stopping under this lock
+	s.checks.Metrics.SetDraining() // /readyz fails from now on
+	s.freshMu.Lock()               // addFresh checks stopping under this lock
 	s.stopping.Store(true)
 	s.freshMu.Unlock()
 	s.lnMu.Lock()
@@ -354,6 +383,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancelIntegration()
 	if s.poller != nil {
 		s.poller.Close()
+	}
+	if s.checks.AccessLog != nil {
+		s.checks.AccessLog.Close() // flushes: every line logged so far is written
 	}
 	s.log.Info("stopped",
 		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),

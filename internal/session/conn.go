@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/netpoll"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // Options are the limits every connection runs under. One Options value is
@@ -68,6 +69,10 @@ type Info struct {
 // Conn is one client connection.
 type Conn struct {
 	Info
+	// Limiter is the state of the handler's per-connection message rate
+	// limit: 8 bytes, unused when there is none.
+	Limiter throttle.Limiter
+
 	conn       net.Conn
 	raw        syscall.RawConn // non-blocking writes; nil if conn has no descriptor
 	opts       *Options
