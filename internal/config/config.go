@@ -30,6 +30,11 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop: connections are closed with
 	// 1001 and $disconnect deliveries awaited for at most this long. Default 10s.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// DrainWindow spreads the 1001 closes of a graceful stop over this
+	// long, so that clients do not all reconnect (and $disconnect does not
+	// run for every connection) at the same instant. Shorter than
+	// shutdownTimeout. Default 2s; 0 closes every connection at once.
+	DrainWindow *Duration `yaml:"drainWindow"`
 
 	// TLS, when set, serves wss:// and https:// on Listen.
 	TLS *TLS `yaml:"tls"`
@@ -166,6 +171,12 @@ type Management struct {
 	// MaxClockSkew bounds the difference between a signed request's time
 	// and the gateway's clock. Default 5m.
 	MaxClockSkew Duration `yaml:"maxClockSkew"`
+	// ThrottlingRateLimit and ThrottlingBurstLimit bound authenticated
+	// calls (token bucket, all callers together); more get 429
+	// LimitExceededException. Without either, no limit; with one, the
+	// other takes API Gateway's default (rate 10000, burst 5000).
+	ThrottlingRateLimit  *float64 `yaml:"throttlingRateLimit"`
+	ThrottlingBurstLimit *int     `yaml:"throttlingBurstLimit"`
 }
 
 // Credential is one accepted access key.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/switchboardgw/switchboard/internal/model"
 )
@@ -51,6 +52,17 @@ const (
 	DefaultThrottlingRateLimit  = 10000.0
 	DefaultAccessLogDestination = "stdout"
 )
+
+// DefaultDrainWindow is drainWindow's default.
+const DefaultDrainWindow = 2 * time.Second
+
+// Drain is the drain window: drainWindow, or its default.
+func (c *Config) Drain() time.Duration {
+	if c.DrainWindow == nil {
+		return DefaultDrainWindow
+	}
+	return c.DrainWindow.D()
+}
 
 func (c *Config) applyOperationsDefaults() {
 	if a := c.Stage.AccessLogSettings; a != nil {
@@ -162,6 +174,7 @@ func (c *Config) validateOperations(add func(string, string, ...any)) {
 		}
 	}
 	checkSettings("stage.defaultRouteSettings", &c.Stage.DefaultRouteSettings)
+	checkSettings("management", &RouteSettings{ThrottlingRateLimit: c.Management.ThrottlingRateLimit, ThrottlingBurstLimit: c.Management.ThrottlingBurstLimit})
 	for _, key := range sortedKeys(c.Stage.RouteSettings) {
 		path := "stage.routeSettings." + key
 		if _, ok := c.Routes[key]; !ok {
@@ -191,6 +204,9 @@ func (c *Config) validateOperations(add func(string, string, ...any)) {
 	}
 	if _, err := c.ModelSet(); err != nil {
 		add("models", "%v", err)
+	}
+	if d := c.Drain(); d < 0 || d >= c.ShutdownTimeout.D() {
+		add("drainWindow", "%v: want 0 or more, and less than shutdownTimeout (%v)", d, c.ShutdownTimeout.D())
 	}
 	l := c.Stage.Limits
 	if l.MessageRateLimit < 0 || math.IsNaN(l.MessageRateLimit) || math.IsInf(l.MessageRateLimit, 0) {

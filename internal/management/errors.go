@@ -26,6 +26,7 @@ var (
 	errTooLarge      = apiError{http.StatusRequestEntityTooLarge, "PayloadTooLargeException", msg("Request payload exceeds the 131072-byte limit")}
 	errOverQueue     = apiError{http.StatusRequestEntityTooLarge, "PayloadTooLargeException", msg("Data is larger than the connection's send queue (stage.limits.sendQueueBytes)")}
 	errLimitExceeded = apiError{http.StatusTooManyRequests, "LimitExceededException", msg("The client's send buffer is full")}
+	errRateExceeded  = apiError{http.StatusTooManyRequests, "LimitExceededException", msg("Rate exceeded")}
 	errNotUTF8       = apiError{http.StatusBadRequest, "BadRequestException", msg("Data is not valid UTF-8 and this stage rejects binary frames (stage.limits.binaryFrames)")}
 	errReadBody      = apiError{http.StatusBadRequest, "BadRequestException", msg("Could not read the request body")}
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboardgw/switchboard/internal/registry"
 	"github.com/switchboardgw/switchboard/internal/session"
 	"github.com/switchboardgw/switchboard/internal/sigv4"
+	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
 // MaxPostBytes is PostToConnection's payload limit (131072 bytes).
@@ -39,6 +40,8 @@ type Handler struct {
 	allowBinary bool
 	ids         *registry.IDs
 	log         *slog.Logger
+	throttle    *throttle.Bucket // nil: no rate limit
+	onThrottle  func()
 }
 
 // Options configure a Handler.
@@ -49,6 +52,10 @@ type Options struct {
 	AllowBinary bool
 	IDs         *registry.IDs
 	Log         *slog.Logger
+	// Throttle, when set, limits the rate of authenticated calls: more get
+	// 429 LimitExceededException. OnThrottle, if set, is told of each.
+	Throttle   *throttle.Bucket
+	OnThrottle func()
 }
 
 // New returns the handler.
@@ -60,6 +67,8 @@ func New(o Options) *Handler {
 		allowBinary: o.AllowBinary,
 		ids:         o.IDs,
 		log:         o.Log,
+		throttle:    o.Throttle,
+		onThrottle:  o.OnThrottle,
 	}
 }
 
@@ -97,6 +106,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, errForbidden)
 			return
 		}
+	}
+	// Throttled after authentication, so that unsigned requests cannot
+	// spend the backends' budget.
+	if h.throttle != nil && !h.throttle.Allow(throttle.Now()) {
+		if h.onThrottle != nil {
+			h.onThrottle()
+		}
+		h.writeError(w, errRateExceeded)
+		return
 	}
 
 	id, ok := h.connectionID(r.URL.EscapedPath())

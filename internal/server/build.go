@@ -241,3 +241,24 @@ func buildIPLimits(cfg *config.Config) (*throttle.IPs, error) {
 	}
 	return ips, nil
 }
+
+// managementThrottle is the @connections API's token bucket; nil when
+// none is configured.
+func managementThrottle(cfg *config.Config) (*throttle.Bucket, error) {
+	m := cfg.Management
+	if m.ThrottlingRateLimit == nil && m.ThrottlingBurstLimit == nil {
+		return nil, nil
+	}
+	l := throttle.Limit{Rate: config.DefaultThrottlingRateLimit, Burst: config.DefaultThrottlingBurstLimit}
+	if m.ThrottlingRateLimit != nil {
+		l.Rate = *m.ThrottlingRateLimit
+	}
+	if m.ThrottlingBurstLimit != nil {
+		l.Burst = *m.ThrottlingBurstLimit
+	}
+	b, err := throttle.NewBucket(l)
+	if err != nil {
+		return nil, fmt.Errorf("management: %w", err)
+	}
+	return b, nil
+}

@@ -175,9 +175,14 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
 		}
 		verifier = sigv4.NewVerifier("execute-api", creds, cfg.Management.MaxClockSkew.D(), nil)
 	}
+	mgmtThrottle, err := managementThrottle(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s.management = management.New(management.Options{
 		Stage: cfg.Stage.Name, Conns: s.conns, Verifier: verifier,
 		AllowBinary: s.opts.AllowBinary, IDs: s.ids, Log: log,
+		Throttle: mgmtThrottle, OnThrottle: s.checks.Metrics.ThrottledManagement,
 	})
 
 	s.http = &http.Server{
@@ -326,6 +331,27 @@ func (s *Server) MetricsHandler() http.Handler {
 	return s.checks.Metrics.Handler()
 }
 
+// drain closes every connection with 1001 "Going away", spread evenly
+// over the drain window in small batches, or at once when ctx ends first.
+func (s *Server) drain(ctx context.Context) {
+	conns := s.conns.Snapshot()
+	window := s.cfg.Drain()
+	const tick = 10 * time.Millisecond
+	batches := max(1, int(window/tick))
+	per := (len(conns) + batches - 1) / batches
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for i, c := range conns {
+		if i > 0 && i%per == 0 && ctx.Err() == nil {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}
+		c.Close(session.CodeGoingAway, session.ReasonGoingAway)
+	}
+}
+
 // Connections returns the number of open connections.
 func (s *Server) Connections() int { return int(s.liveCount.Load()) }
 
@@ -348,9 +374,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.lnMu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
-	for _, c := range s.conns.Snapshot() {
-		c.Close(session.CodeGoingAway, session.ReasonGoingAway)
-	}
+	s.drain(ctx)
 	// A handshake finishing now either is in the snapshot above or sees
 	// stopping and closes itself (see handshake).
 
