@@ -59,11 +59,35 @@ func TestRunEchoSmoke(t *testing.T) {
 			t.Errorf("%s %s: %v errors; notes: %q", row.System, row.Variant, row.Values["errors"], sc.Notes)
 		}
 	}
-	if seen["switchboard"] != 3 || seen["bare echo"] != 3 {
-		t.Errorf("rows per system = %v, want 3 loads each for switchboard and bare echo", seen)
+	if seen["switchboard"] != 3 || seen["bare echo"] != 3 || seen["switchboard logs+metrics"] != 2 {
+		t.Errorf("rows per system = %v, want 3 loads each for switchboard and bare echo, 2 with logs and metrics", seen)
 	}
 	if len(sc.Checks) == 0 {
 		t.Error("no checks")
+	}
+	// The gateway with access logs and metrics: its counts match the load
+	// generator's, and the log's lines are counted per load.
+	ratios, logChecks := 0, 0
+	for _, c := range sc.Checks {
+		switch {
+		case strings.Contains(c.Name, "with access logs and metrics ÷ switchboard"):
+			ratios++
+			if c.Target != 0.9 || c.Skipped != "" {
+				t.Errorf("check %+v", c)
+			}
+		case strings.HasPrefix(c.Name, "logs+metrics: /metrics MessageCount"):
+			if c.Met == nil || !*c.Met {
+				t.Errorf("metrics do not match the load generator: %+v; notes: %q", c, sc.Notes)
+			}
+		case strings.HasPrefix(c.Name, "logs+metrics: access log lines missing"):
+			logChecks++
+			if c.Skipped != "" || c.Value < 0 {
+				t.Errorf("check %+v; notes: %q", c, sc.Notes)
+			}
+		}
+	}
+	if ratios != 2 || logChecks != 2 {
+		t.Errorf("%d logs+metrics ratio checks, %d access log checks; want 2 each: %+v", ratios, logChecks, sc.Checks)
 	}
 	if !strings.Contains(stderr.String(), "### echo") {
 		t.Errorf("the table should go to stderr with --json:\n%s", stderr.String())

@@ -26,7 +26,21 @@ type Config struct {
 	WhoAmI bool
 	// ShutdownTimeout bounds the gateway's graceful stop. Default 5s.
 	ShutdownTimeout time.Duration
+	// AccessLog, when set, writes access logs in AccessLogFormat to this
+	// file (stage.accessLogSettings).
+	AccessLog string
+	// Metrics turns on the Prometheus endpoint (metrics.listen) and detailed
+	// (per-route) metrics for every route. Start picks MetricsListen, a free
+	// loopback port.
+	Metrics       bool
+	MetricsListen string
 }
+
+// AccessLogFormat is the access log line of Config.AccessLog: JSON with
+// eight $context variables, the kind of format API Gateway users write.
+const AccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",` +
+	`"requestTime":"$context.requestTime","eventType":"$context.eventType","routeKey":"$context.routeKey",` +
+	`"status":"$context.status","connectionId":"$context.connectionId","integrationLatency":"$context.integrationLatency"}`
 
 // YAML renders the configuration file.
 func (c Config) YAML() []byte {
@@ -43,7 +57,16 @@ func (c Config) YAML() []byte {
 	fmt.Fprintf(&b, "listen: %q\n", c.Listen)
 	fmt.Fprintf(&b, "shutdownTimeout: %s\n", shutdown)
 	fmt.Fprintf(&b, "api: {name: switchboard-bench}\n")
-	fmt.Fprintf(&b, "stage: {name: %q}\n", stage)
+	fmt.Fprintf(&b, "stage:\n  name: %q\n", stage)
+	if c.Metrics {
+		b.WriteString("  defaultRouteSettings: {detailedMetricsEnabled: true}\n")
+	}
+	if c.AccessLog != "" {
+		fmt.Fprintf(&b, "  accessLogSettings:\n    destination: %q\n    format: %q\n", c.AccessLog, AccessLogFormat)
+	}
+	if c.Metrics {
+		fmt.Fprintf(&b, "metrics: {listen: %q}\n", c.MetricsListen)
+	}
 	fmt.Fprintf(&b, "management:\n  auth: sigv4\n  credentials:\n    - {accessKeyId: %q, secretAccessKey: %q}\n",
 		c.AccessKeyID, c.SecretAccessKey)
 

@@ -27,12 +27,14 @@ type Gateway struct {
 	HTTP string
 	// Debug serves /debug/vars and /debug/pprof/.
 	Debug string
+	// Metrics serves /metrics when Config.Metrics is set ("" otherwise).
+	Metrics string
 	*proc.Process
 }
 
-// Start writes cfg (with Listen set to a free port) under dir as
-// NAME.yaml, starts bin serving it, and waits until its debug endpoint
-// answers and its listener accepts.
+// Start writes cfg (with Listen set to a free port, and MetricsListen too
+// if Metrics is set) under dir as NAME.yaml, starts bin serving it, and
+// waits until its debug endpoint answers and its listener accepts.
 func Start(ctx context.Context, bin, dir, name string, cfg Config, stderr io.Writer) (*Gateway, error) {
 	port, err := proc.FreePort()
 	if err != nil {
@@ -43,6 +45,13 @@ func Start(ctx context.Context, bin, dir, name string, cfg Config, stderr io.Wri
 		return nil, err
 	}
 	cfg.Listen = "127.0.0.1:" + strconv.Itoa(port)
+	if cfg.Metrics {
+		mport, err := proc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg.MetricsListen = "127.0.0.1:" + strconv.Itoa(mport)
+	}
 	stage := cfg.Stage
 	if stage == "" {
 		stage = "dev"
@@ -60,6 +69,9 @@ func Start(ctx context.Context, bin, dir, name string, cfg Config, stderr io.Wri
 	}
 	g := &Gateway{WS: "ws://" + cfg.Listen + "/" + stage, HTTP: "http://" + cfg.Listen + "/" + stage,
 		Debug: "http://" + debugAddr, Process: p}
+	if cfg.Metrics {
+		g.Metrics = "http://" + cfg.MetricsListen
+	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	go func() { // the gateway exiting early ends the wait

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/switchboardgw/switchboard/internal/accesslog"
 	"github.com/switchboardgw/switchboard/internal/config"
 )
 
@@ -25,6 +27,11 @@ func TestConfigsLoad(t *testing.T) {
 			c := base
 			c.ConnectURL, c.DisconnectURL = "http://127.0.0.1:9/connect", "http://127.0.0.1:9/disconnect"
 			c.Stage = "bench"
+			return c
+		}(),
+		"access logs and metrics": func() Config {
+			c := base
+			c.AccessLog, c.Metrics, c.MetricsListen = "/tmp/bench access.log", true, "127.0.0.1:5678"
 			return c
 		}(),
 	}
@@ -61,7 +68,34 @@ func TestConfigsLoad(t *testing.T) {
 			if hasConnect != (cfg.ConnectURL != "") || hasDisconnect != (cfg.DisconnectURL != "") || hasWhoAmI != cfg.WhoAmI {
 				t.Errorf("routes = %v", keys(got.Routes))
 			}
+			checkOperations(t, cfg, got)
 		})
+	}
+}
+
+// checkOperations checks the access log and metrics settings of got,
+// loaded from cfg.
+func checkOperations(t *testing.T, cfg Config, got *config.Config) {
+	t.Helper()
+	if al := got.Stage.AccessLogSettings; (al != nil) != (cfg.AccessLog != "") {
+		t.Errorf("accessLogSettings = %+v, want destination %q", al, cfg.AccessLog)
+	} else if al != nil {
+		if al.Destination != cfg.AccessLog || al.Format != AccessLogFormat {
+			t.Errorf("accessLogSettings = %+v", al)
+		}
+		if _, err := accesslog.Compile(al.Format); err != nil {
+			t.Errorf("AccessLogFormat does not compile: %v", err)
+		}
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(AccessLogFormat), &fields); err != nil || len(fields) != 8 {
+			t.Errorf("AccessLogFormat should be JSON with 8 fields: %v, %v", fields, err)
+		}
+	}
+	if m := got.Metrics; (m != nil) != cfg.Metrics || (m != nil && m.Listen != cfg.MetricsListen) {
+		t.Errorf("metrics = %+v, want listen %q", m, cfg.MetricsListen)
+	}
+	if _, _, throttled, detailed := got.EffectiveRouteSettings("$default"); detailed != cfg.Metrics || throttled {
+		t.Errorf("$default: detailed metrics %v (want %v), throttled %v (want false)", detailed, cfg.Metrics, throttled)
 	}
 }
 

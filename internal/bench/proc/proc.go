@@ -105,6 +105,9 @@ func Start(name string, cmd *exec.Cmd, opt Options) (*Process, error) {
 // PID is the child's process id (and its process group id).
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
+// Signal sends sig to the child (not to its group).
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
 // Stdin is the child's stdin pipe (nil without Options.Stdin).
 func (p *Process) Stdin() io.WriteCloser { return p.stdin }
 

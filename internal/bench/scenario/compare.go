@@ -16,7 +16,15 @@ import (
 type system struct {
 	name  string
 	start func() ([]*server, error)
+	// only, when set, picks the variants this system runs (nil: every one).
+	only func(variant) bool
+	// observe, when set, is told about each of its runs: the stats, or the
+	// error of a run that failed.
+	observe func(v variant, st *loadgen.Stats, err error)
 }
+
+// runs reports whether sys runs v.
+func (sys *system) runs(v variant) bool { return sys.only == nil || sys.only(v) }
 
 // variant is one load shape: a worker job without its targets.
 type variant struct {
@@ -62,7 +70,7 @@ func (e *Env) compare(ctx context.Context, sc *report.Scenario, w Window, varian
 		for r := range rounds {
 			for _, sys := range systems {
 				servers := started[sys.name]
-				if servers == nil {
+				if servers == nil || !sys.runs(v) {
 					continue
 				}
 				target := servers[len(servers)-1]
@@ -76,12 +84,21 @@ func (e *Env) compare(ctx context.Context, sc *report.Scenario, w Window, varian
 				res, err := e.run(ctx, sc, label, w, servers[len(servers)-1:], job)
 				if err != nil {
 					sc.Error += fmt.Sprintf("%s: %v\n", label, err)
+					if sys.observe != nil {
+						sys.observe(v, nil, err)
+					}
 					continue
+				}
+				if sys.observe != nil {
+					sys.observe(v, &res.stats[0], nil)
 				}
 				runs[sys.name] = append(runs[sys.name], &variantResult{stats: res.stats[0], rss: res.rss[0]})
 			}
 		}
 		for _, sys := range systems {
+			if !sys.runs(v) {
+				continue
+			}
 			rs := runs[sys.name]
 			if len(rs) == 0 {
 				sc.AddNote(sys.name, v.label, "failed")
