@@ -454,3 +454,40 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHostileValues puts one arbitrary string in every string a record
+// carries and renders every variable, inside JSON strings and outside them:
+// the line must be valid JSON, one line, and give the value back (each
+// invalid byte replaced).
+func FuzzHostileValues(f *testing.F) {
+	for _, s := range []string{"", `"`, `\`, "\n\r\t\x00\x1f\x7f", "\xff\xfe", "\u2028\u2029", "\xed\xa0\x80", `\u0000`, "-", "ü\xc3"} {
+		f.Add(s)
+	}
+	all := mustParse(f, everyVariableFormat())
+	one := MustCompile(`{"requestId":"$context.requestId","ua":"$context.identity.userAgent","ua!":$context.identity.userAgent}`)
+	f.Fuzz(func(t *testing.T, v string) {
+		c, m, d := testRecords()
+		for _, rec := range []*Record{c, m, d} {
+			e := rec.Event
+			e.RouteKey, e.UserAgent, e.SourceIP, e.DisconnectReason, e.DomainName = v, v, v, v, v
+			e.Auth.Custom.Context["tenant"], e.Auth.Custom.PrincipalID, e.Auth.Caller = v, v, v
+			rec.Error = ErrorInfo{Message: v, ResponseType: v, ValidationError: v}
+			rec.Integration.Error, rec.Authorizer.Error, rec.Authorizer.RequestID = v, v, v
+			line := all.Append(nil, rec)
+			if !json.Valid(line) || strings.ContainsAny(string(line), "\r\n") {
+				t.Fatalf("value %q: not one line of JSON: %s", v, line)
+			}
+		}
+		var got map[string]any
+		if err := json.Unmarshal(one.Append(nil, c), &got); err != nil {
+			t.Fatalf("value %q: %v", v, err)
+		}
+		want := any(string([]rune(v))) // each invalid byte becomes U+FFFD, as encoding/json does
+		if v == "" {
+			want = "-"
+		}
+		if got["ua"] != want || (v != "" && got["ua!"] != want) || (v == "" && got["ua!"] != nil) {
+			t.Fatalf("value %q rendered as %#v and %#v", v, got["ua"], got["ua!"])
+		}
+	})
+}

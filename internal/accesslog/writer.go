@@ -80,6 +80,7 @@ type Writer struct {
 	file    *os.File // out, when Open opened it; closed by Close and Reopen
 	spare   []byte
 	failing bool
+	torn    bool // a failed write stopped inside a line: start the next one with a newline
 }
 
 type request struct {
@@ -282,7 +283,15 @@ func (w *Writer) flush() error {
 	if len(w.spare) == 0 {
 		return nil
 	}
-	n, err := w.out.Write(w.spare)
+	var n int
+	var err error
+	if w.torn { // end the fragment a failed write left, so that it is not glued to the next line
+		_, err = w.out.Write([]byte{'\n'})
+		w.torn = err != nil
+	}
+	if err == nil {
+		n, err = w.out.Write(w.spare)
+	}
 	if err == nil {
 		if w.failing {
 			w.failing = false
@@ -290,7 +299,11 @@ func (w *Writer) flush() error {
 		}
 		return nil
 	}
-	w.lost.Add(uint64(bytes.Count(w.spare[min(n, len(w.spare)):], []byte{'\n'})))
+	n = min(max(n, 0), len(w.spare))
+	w.lost.Add(uint64(bytes.Count(w.spare[n:], []byte{'\n'})))
+	if n > 0 && w.spare[n-1] != '\n' {
+		w.torn = true
+	}
 	if !w.failing {
 		w.failing = true
 		w.log.Warn("access log write failed; lines are lost until writes succeed", "path", w.path, "err", err)
@@ -304,7 +317,7 @@ func (w *Writer) reopen() error {
 		return err
 	}
 	old := w.file
-	w.out, w.file = f, f
+	w.out, w.file, w.torn = f, f, false // a fragment stays at the end of the old file
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("close rotated access log: %w", err)
 	}

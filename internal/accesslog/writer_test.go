@@ -279,7 +279,8 @@ func TestWriterCountsLinesLostToWriteErrors(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if got := out.buf.String(); got != "onefour\n" {
+	// "one" is the fragment the failed write left; "four" stays a line of its own.
+	if got := out.buf.String(); got != "one\nfour\n" {
 		t.Errorf("written %q", got)
 	}
 	if l := logs.String(); !strings.Contains(l, "level=WARN msg=\"access log write failed") ||
@@ -368,3 +369,30 @@ func TestLogDoesNotAllocate(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestWriterTornWriteDoesNotCorruptTheNextLine: a write that fails in the
+// middle of a line leaves that fragment in the destination; the lines
+// written after it must not be glued to it (a JSON line would no longer
+// parse).
+func TestWriterTornWriteDoesNotCorruptTheNextLine(t *testing.T) {
+	out := &flakyWriter{}
+	w := NewWriter(out, quiet)
+	defer w.Close()
+	f := MustCompile(DefaultFormat)
+	c, m, _ := testRecords()
+	w.Log(f, c)
+	if err := w.Flush(); err == nil {
+		t.Fatal("the first write did not fail")
+	}
+	w.Log(f, m)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.buf.String(), "\n"), "\n")
+	if last := lines[len(lines)-1]; !json.Valid([]byte(last)) {
+		t.Errorf("the line after a torn write is not JSON: %q", last)
+	}
+	if st := w.Stats(); st != (Stats{Lines: 2, Lost: 1}) {
+		t.Errorf("stats %+v, want 2 lines, 1 lost", st)
+	}
+}

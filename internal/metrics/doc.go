@@ -48,5 +48,5 @@
 //
 // [Metrics.Handler] serves /metrics, /healthz (200 while the process can
 // answer) and /readyz (200 only between SetReady(true) and SetReady(false) or
-// SetDraining), meant for a listener of its own.
+// SetDraining, which is final), meant for a listener of its own.
 package metrics

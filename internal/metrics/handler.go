@@ -8,32 +8,40 @@ import (
 )
 
 // SetReady says whether the gateway takes traffic: true once it serves, false
-// when it stops. /readyz answers 200 only while ready.
+// when it stops. /readyz answers 200 only while ready. After SetDraining it
+// does nothing: shutdown is final, so a SetReady(true) that loses a race with
+// it cannot make /readyz answer 200 again.
 func (m *Metrics) SetReady(ready bool) {
 	if m == nil {
 		return
 	}
 	if ready {
-		m.state.Store(stateReady)
+		m.state.CompareAndSwap(stateNotReady, stateReady)
 	} else {
-		m.state.Store(stateNotReady)
+		m.state.CompareAndSwap(stateReady, stateNotReady)
 	}
 }
 
 // SetDraining marks the gateway as shutting down: /readyz answers 503
-// "draining" until SetReady(true).
+// "draining" from now on.
 func (m *Metrics) SetDraining() {
 	if m != nil {
 		m.state.Store(stateDraining)
 	}
 }
 
-// Ready reports whether /readyz answers 200.
-func (m *Metrics) Ready() bool { return m.state.Load() == stateReady }
+// Ready reports whether /readyz answers 200; false on a nil *Metrics.
+func (m *Metrics) Ready() bool { return m != nil && m.state.Load() == stateReady }
 
 // Handler serves GET (and HEAD) /metrics, /healthz and /readyz; anything else
-// is 404 or 405. It is built once, by New.
-func (m *Metrics) Handler() http.Handler { return m.handler }
+// is 404 or 405. It is built once, by New. A nil *Metrics has nothing to
+// serve and returns nil.
+func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return nil
+	}
+	return m.handler
+}
 
 // scrapeTimeout bounds one /metrics answer; Prometheus's default scrape
 // timeout is 10 s.

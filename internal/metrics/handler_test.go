@@ -103,12 +103,14 @@ func TestReadiness(t *testing.T) {
 	check("new", http.StatusServiceUnavailable, "not ready\n", 0)
 	m.SetReady(true)
 	check("serving", http.StatusOK, "ok\n", 1)
-	m.SetDraining()
-	check("draining", http.StatusServiceUnavailable, "draining\n", 0)
-	m.SetReady(true)
-	check("serving again", http.StatusOK, "ok\n", 1)
 	m.SetReady(false)
 	check("stopped", http.StatusServiceUnavailable, "not ready\n", 0)
+	m.SetReady(true)
+	check("serving again", http.StatusOK, "ok\n", 1)
+	m.SetDraining()
+	check("draining", http.StatusServiceUnavailable, "draining\n", 0)
+	m.SetReady(true) // draining is final (TestReadinessDrainingIsFinal)
+	check("ready after draining", http.StatusServiceUnavailable, "draining\n", 0)
 }
 
 // TestOwnRegistry: /metrics serves the package's registry, not the global
@@ -138,5 +140,26 @@ func TestOwnRegistry(t *testing.T) {
 	// Scraped twice: the handler's own instrumentation is registered once.
 	if code, _, _ := get(t, srv.URL+"/metrics"); code != http.StatusOK {
 		t.Errorf("second scrape: %d", code)
+	}
+}
+
+// TestReadinessDrainingIsFinal: once shutdown has begun, a late
+// SetReady(true) (Serve marking itself ready while Shutdown runs) must not
+// make /readyz answer 200 again.
+func TestReadinessDrainingIsFinal(t *testing.T) {
+	m := newTest(t, testOptions())
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	m.SetDraining()
+	m.SetReady(true)
+	if code, body, _ := get(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable || body != "draining\n" {
+		t.Errorf("SetReady(true) after SetDraining: /readyz %d %q, want 503 \"draining\\n\"", code, body)
+	}
+	m.SetReady(false)
+	if code, body, _ := get(t, srv.URL+"/readyz"); code != http.StatusServiceUnavailable || body != "draining\n" {
+		t.Errorf("SetReady(false) after SetDraining: /readyz %d %q, want 503 \"draining\\n\"", code, body)
+	}
+	if m.Ready() {
+		t.Error("Ready() after SetDraining")
 	}
 }

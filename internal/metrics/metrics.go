@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -81,8 +82,9 @@ const (
 )
 
 // Metrics holds every series of one API and stage, and the health state.
-// All methods are safe for concurrent use; the counting methods are also
-// safe, and do nothing, on a nil *Metrics.
+// All methods are safe for concurrent use, and on a nil *Metrics (the
+// gateway's when metrics are off), where they count nothing and return nil
+// or false.
 type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
@@ -228,8 +230,11 @@ func (o *Options) validate() error {
 	}
 	known := make(map[string]bool, len(o.Routes))
 	for _, key := range o.Routes {
-		if key == "" {
+		switch {
+		case key == "":
 			errs = append(errs, errors.New("metrics: empty route key"))
+		case !utf8.ValidString(key): // a label value; WithLabelValues would panic
+			errs = append(errs, fmt.Errorf("metrics: route key %q is not valid UTF-8", key))
 		}
 		known[key] = true
 	}
@@ -248,8 +253,13 @@ func (o *Options) validate() error {
 }
 
 // Registry is the registry the metrics live on, for tests and for adding
-// collectors; /metrics serves exactly what it holds.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+// collectors; /metrics serves exactly what it holds. Nil on a nil *Metrics.
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
 
 // Route returns the handle for a route key, to be looked up once (when the
 // route table is built) and kept. Routes without detailed metrics, and keys

@@ -476,3 +476,46 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestNilHandlerReadyRegistry: the gateway holds a nil *Metrics when the
+// configuration has no metrics section; every method must be safe on it.
+func TestNilHandlerReadyRegistry(t *testing.T) {
+	var m *Metrics
+	for name, f := range map[string]func() bool{
+		"Handler":  func() bool { return m.Handler() == nil },
+		"Ready":    func() bool { return !m.Ready() },
+		"Registry": func() bool { return m.Registry() == nil },
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s on a nil *Metrics panicked: %v", name, p)
+				}
+			}()
+			if !f() {
+				t.Errorf("%s on a nil *Metrics: want nil or false", name)
+			}
+		}()
+	}
+}
+
+// TestNewRejectsInvalidUTF8: Prometheus label values must be UTF-8; New
+// reports a route key that is not, rather than panicking.
+func TestNewRejectsInvalidUTF8(t *testing.T) {
+	for _, opts := range []Options{
+		{APIID: "a", Stage: "s", Routes: []string{"send\xff"}, DetailedMetrics: true},
+		{APIID: "a", Stage: "s", Routes: []string{"send\xff"}},
+		{APIID: "a\xff", Stage: "s"},
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("New(%+v) panicked: %v", opts, p)
+				}
+			}()
+			if _, err := New(opts); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+				t.Errorf("New(%+v): %v, want an error about UTF-8", opts, err)
+			}
+		}()
+	}
+}

@@ -75,7 +75,10 @@
 //     message, but not small: the worst 128 KiB message found (20,000 numbers
 //     like 1e400, each checked for integer, maximum, multipleOf and
 //     uniqueness) takes about 250 ms and 90 MB of garbage on 2 shared cores
-//     (BenchmarkValidateAdversarial). Validation belongs off the connection's
+//     (BenchmarkValidateAdversarial). A model with "format": "regex" allows
+//     worse: each such string is parsed as a regular expression (parsed, not
+//     compiled: see parseRegexp), and 128 KiB of strings like [\p{L}\p{N}]
+//     takes about 600 ms and 200 MB. Validation belongs off the connection's
 //     reader, and per-connection throttling is the guard against a client
 //     sending many such messages.
 //   - A panic inside the validator (the one known, on huge exponents, is kept

@@ -143,6 +143,7 @@ func compileModels(src map[string]string) (map[string]*compiledModel, []error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft4)
 	c.UseLoader(refLoader{docs: docs})
+	c.UseRegexpEngine(parseRegexp)
 	for _, name := range names {
 		if doc, ok := docs[name]; ok {
 			if err := c.AddResource(modelURL(name), doc); err != nil {

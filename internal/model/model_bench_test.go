@@ -77,8 +77,9 @@ func BenchmarkValidateLarge(b *testing.B) {
 
 // BenchmarkValidateAdversarial measures 128 KiB messages built to be
 // expensive for the validator: exact arithmetic on numbers at the exponent
-// limit, uniqueItems hashing, a long string against a pattern, and deep
-// nesting at the depth limit through a recursive schema.
+// limit, uniqueItems hashing, a long string against a pattern, deep nesting
+// at the depth limit through a recursive schema, and strings checked by
+// "format": "regex".
 func BenchmarkValidateAdversarial(b *testing.B) {
 	fill := func(prefix, item, suffix string) []byte {
 		msg := []byte(prefix)
@@ -98,6 +99,8 @@ func BenchmarkValidateAdversarial(b *testing.B) {
 		{"unique", `{"uniqueItems":true}`, fill("[", `"a",`, "]")},
 		{"pattern", `{"type":"string","pattern":"^(a|aa)+$"}`, fill(`"`, "a", `b"`)},
 		{"deep", `{"items":{"$ref":"#"},"uniqueItems":true}`, []byte(strings.Repeat("[", DefaultMaxDepth) + strings.Repeat("]", DefaultMaxDepth))},
+		// Strings under "format": "regex" are parsed; Unicode classes are the costliest to parse.
+		{"regex", `{"items":{"format":"regex"}}`, fill("[", `"[\\p{L}\\p{N}]",`, "]")},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -416,5 +417,36 @@ func TestValidatorPanicIsContained(t *testing.T) {
 	var e *Error
 	if !errors.Is(err, ErrInternal) || !errors.As(err, &e) || e.Model != "Broken" {
 		t.Errorf("got %v, want ErrInternal for model Broken", err)
+	}
+}
+
+// TestFormatRegexIsParsedNotCompiled: "format": "regex" asks whether a
+// client's string is a valid regular expression. Compiling it to answer
+// costs what the program it describes costs: ".{1000}" a thousand times is
+// a million instructions, and a 128 KiB message of such strings took
+// seconds of CPU and 4 GB of garbage. Parsing answers the same question in
+// time proportional to the string.
+func TestFormatRegexIsParsedNotCompiled(t *testing.T) {
+	s := oneModel(t, `{"items":{"format":"regex"}}`)
+	check(t, "invalid", s.Validate("r", []byte(`["(("]`)), ErrInvalid)
+	check(t, "too large", s.Validate("r", []byte(`["`+strings.Repeat(`.{1000}`, 5000)+`"]`)), ErrInvalid)
+	check(t, "valid", s.Validate("r", []byte(`["^[a-z]+$", "\\d{3}"]`)), nil)
+
+	one := `"` + strings.Repeat(`.{1000}`, 1000) + `"` // valid, and a million instructions compiled
+	msg := "[" + one + strings.Repeat(","+one, DefaultMaxMessageBytes/len(one)-1) + "]"
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	check(t, "costly to compile", s.Validate("r", []byte(msg)), nil)
+	runtime.ReadMemStats(&after)
+	if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 64 {
+		t.Errorf("validating %d bytes of regular expressions allocated %d MiB", len(msg), mb)
+	}
+
+	// A schema's own patterns still work, and a bad one is still a load error.
+	p := oneModel(t, `{"type":"string","pattern":"^[a-z]{2,3}$"}`)
+	check(t, "pattern match", p.Validate("r", []byte(`"abc"`)), nil)
+	check(t, "pattern mismatch", p.Validate("r", []byte(`"abcd"`)), ErrInvalid)
+	if _, err := New(Options{Models: map[string]string{"M": `{"pattern":"x{1001}"}`}}); err == nil {
+		t.Error("a pattern that does not parse was accepted")
 	}
 }

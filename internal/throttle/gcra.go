@@ -44,10 +44,12 @@ func (l *Limiter) undo(r *Rate) {
 }
 
 // next is one GCRA step: the TAT after admitting a request at now, and
-// whether it is admitted.
+// whether it is admitted: next-now ≤ tolerance, written so that it cannot
+// overflow when now is far in the past (Nanos of a zero time.Time is
+// math.MinInt64; next-now would wrap negative and admit everything).
 func (r *Rate) next(tat, now int64) (int64, bool) {
 	next := max(tat, now) + r.interval
-	return next, next-now <= r.tolerance
+	return next, next-r.tolerance <= now
 }
 
 // Bucket is a [Limiter] with its own [Rate]: a throttle shared by everyone

@@ -271,3 +271,32 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterNowFarInThePast: a now far before the origin (Nanos of a zero
+// or pre-epoch time.Time saturates at math.MinInt64) must not overflow the
+// GCRA comparison into admitting everything.
+func TestLimiterNowFarInThePast(t *testing.T) {
+	r := mustRate(t, Limit{Rate: 10, Burst: 2})
+	var l Limiter
+	admitted := 0
+	for _, now := range []int64{Nanos(time.Time{}), math.MinInt64, math.MinInt64 + 1, -1 << 62} {
+		for range 10 {
+			if l.Allow(now, r) {
+				admitted++
+			}
+		}
+	}
+	if admitted > 2 {
+		t.Fatalf("admitted %d requests at instants far in the past, more than the burst of 2", admitted)
+	}
+	ips := newIPs(t, IPOptions{Handshakes: &Limit{Rate: 10, Burst: 2}, Now: func() int64 { return math.MinInt64 }})
+	admitted = 0
+	for range 10 {
+		if ips.Admit(ipA) == Admitted {
+			admitted++
+		}
+	}
+	if admitted > 2 {
+		t.Fatalf("IPs admitted %d handshakes at math.MinInt64, more than the burst of 2", admitted)
+	}
+}

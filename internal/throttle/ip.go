@@ -323,7 +323,9 @@ func (t *IPs) sweepFull(now int64) bool {
 }
 
 // Release ends the count of one connection from ip that [IPs.Admit]
-// admitted. A Release with no matching Admit is ignored.
+// admitted. A Release with no matching Admit is ignored only when nothing is
+// counted for ip (or its IPv6 prefix); otherwise it ends the count of
+// another of its connections, so pair them exactly.
 func (t *IPs) Release(ip netip.Addr) {
 	if t == nil {
 		return
