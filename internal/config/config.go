@@ -35,6 +35,10 @@ type Config struct {
 	// run for every connection) at the same instant. Shorter than
 	// shutdownTimeout. Default 2s; 0 closes every connection at once.
 	DrainWindow *Duration `yaml:"drainWindow"`
+	// DisconnectRetry retries failed $disconnect deliveries from a bounded
+	// queue (an extension: API Gateway tries once). Defaults: queueSize
+	// 10000, retryWindow 5m, initialBackoff 100ms, maxBackoff 30s.
+	DisconnectRetry DisconnectRetry `yaml:"disconnectRetry"`
 
 	// TLS, when set, serves wss:// and https:// on Listen.
 	TLS *TLS `yaml:"tls"`

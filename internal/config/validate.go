@@ -88,6 +88,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.ShutdownTimeout, Duration(DefaultShutdownTimeout))
 	c.applySecurityDefaults()
 	c.applyOperationsDefaults()
+	c.applyDisconnectDefaults()
 	for _, in := range c.Integrations {
 		if in == nil {
 			continue
@@ -165,6 +166,7 @@ func (c *Config) Validate() Problems {
 	c.validateManagement(add)
 	c.validateSecurity(add)
 	c.validateOperations(add)
+	c.validateDisconnect(add)
 
 	for _, name := range sortedKeys(c.Integrations) {
 		c.validateIntegration("integrations."+name, c.Integrations[name], add)

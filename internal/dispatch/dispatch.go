@@ -85,8 +85,8 @@ type Dispatcher struct {
 	log               *slog.Logger
 
 	// ctx is cancelled when the gateway stops waiting for integrations.
-	ctx     context.Context
-	pending sync.WaitGroup // $disconnect deliveries in flight
+	ctx         context.Context
+	disconnects disconnectQueue // $disconnect deliveries: disconnect.go
 }
 
 // New builds a dispatcher. routes holds every route by key, predefined
@@ -348,40 +348,6 @@ func ErrorFrameMessage(err error) string {
 func IsTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
-
-// HandleClose runs the $disconnect route in the background; Wait waits for
-// those deliveries.
-func (d *Dispatcher) HandleClose(info *session.Info, code int, reason string) {
-	if d.disconnect == nil {
-		return
-	}
-	ev := d.NewEvent(awsapi.Disconnect, route.Disconnect, info)
-	ev.DisconnectStatusCode = code
-	ev.DisconnectReason = reason
-	d.pending.Add(1)
-	go func() {
-		defer d.pending.Done()
-		ctx, cancel := context.WithTimeout(d.ctx, d.disconnect.Timeout)
-		defer cancel()
-		start := time.Now()
-		_, err := d.disconnect.Integration.Invoke(ctx, ev)
-		latency := time.Since(start)
-		m := d.disconnectMetrics
-		m.ObserveIntegrationLatency(latency)
-		if err != nil {
-			d.logFailure(ev, err)
-			CountFailure(m, err)
-			d.checks.Metrics.DisconnectFailed()
-			d.accessLog(ev, failureStatus(err), ErrorFrameMessage(err), "INTEGRATION_FAILURE", latency, err)
-			return
-		}
-		d.checks.Metrics.DisconnectDelivered()
-		d.accessLog(ev, http.StatusOK, "", "", latency, nil)
-	}()
-}
-
-// Wait blocks until every $disconnect delivery has finished.
-func (d *Dispatcher) Wait() { d.pending.Wait() }
 
 func (d *Dispatcher) logFailure(ev *awsapi.Event, err error) {
 	d.log.Warn("integration failed",

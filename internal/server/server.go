@@ -142,6 +142,10 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
 		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
 		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
 	}, s.checks, s.ids, log)
+	retry := cfg.DisconnectRetry
+	s.dispatch.SetDisconnectRetry(dispatch.DisconnectRetry{
+		QueueSize: retry.QueueSize, Window: retry.Window(), InitialBackoff: retry.InitialBackoff.D(), MaxBackoff: retry.MaxBackoff.D(),
+	})
 
 	l := cfg.Stage.Limits
 	s.opts = session.Options{
@@ -405,6 +409,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("shutdown: %d connections or $disconnect deliveries left: %w", s.Connections(), ctx.Err()))
 	}
 	s.cancelIntegration()
+	// Cancelled, the $disconnect queue drops what it still holds and the
+	// attempts in flight return: wait for them, so that no delivery
+	// outlives Shutdown and every access log line is written below.
+	s.dispatch.Wait()
 	if s.poller != nil {
 		s.poller.Close()
 	}
