@@ -215,7 +215,7 @@ management: {auth: none}
 listen: 127.0.0.1:8080
 metrics: {listen: 127.0.0.1:8080}
 stage:
-  defaultRouteSettings: {throttlingBurstLimit: -1, throttlingRateLimit: -5}
+  defaultRouteSettings: {throttlingBurstLimit: -1, throttlingRateLimit: -5, loggingLevel: DEBUG}
   routeSettings: {sendMesage: {throttlingRateLimit: 1}}
   accessLogSettings: {destination: ""}
   limits: {messageRateLimit: 10, handshakeRateLimitPerIp: -1, maxConnectionsPerIp: -2}
@@ -228,6 +228,7 @@ routes:
 				"metrics.listen: must differ from listen",
 				"stage.defaultRouteSettings.throttlingBurstLimit: must not be negative",
 				"stage.defaultRouteSettings.throttlingRateLimit: want a number",
+				`stage.defaultRouteSettings.loggingLevel: "DEBUG": want INFO, ERROR or OFF`,
 				`stage.routeSettings.sendMesage: no route "sendMesage" (did you mean "sendMessage"?)`,
 				"stage.accessLogSettings.format: required",
 				"stage.limits.messageBurstLimit: required with messageRateLimit",

@@ -26,6 +26,39 @@ type RouteSettings struct {
 	// DetailedMetricsEnabled labels the route's metrics with its route key.
 	// Default false.
 	DetailedMetricsEnabled *bool `yaml:"detailedMetricsEnabled"`
+	// LoggingLevel is the route's execution log: INFO (a line per message
+	// handled), ERROR (only messages that failed) or OFF. Default OFF.
+	// Failed integrations are logged as warnings whatever this says.
+	LoggingLevel string `yaml:"loggingLevel"`
+	// DataTraceEnabled adds the message and the integration's response
+	// (each cut to 1 KiB) to the route's INFO execution log lines.
+	// Default false.
+	DataTraceEnabled *bool `yaml:"dataTraceEnabled"`
+}
+
+// Execution log levels.
+const (
+	LogOff   = "OFF"
+	LogError = "ERROR"
+	LogInfo  = "INFO"
+)
+
+// RouteLogging returns route key's execution log level and data trace
+// setting: its own, then the stage default.
+func (c *Config) RouteLogging(key string) (level string, dataTrace bool) {
+	level = LogOff
+	for _, s := range []*RouteSettings{&c.Stage.DefaultRouteSettings, c.Stage.RouteSettings[key]} {
+		if s == nil {
+			continue
+		}
+		if s.LoggingLevel != "" {
+			level = s.LoggingLevel
+		}
+		if s.DataTraceEnabled != nil {
+			dataTrace = *s.DataTraceEnabled
+		}
+	}
+	return level, dataTrace
 }
 
 // AccessLogSettings turn on access logs: one line per connect, message and
@@ -171,6 +204,11 @@ func (c *Config) validateOperations(add func(string, string, ...any)) {
 		}
 		if r := s.ThrottlingRateLimit; r != nil && (*r < 0 || math.IsNaN(*r) || math.IsInf(*r, 0)) {
 			add(path+".throttlingRateLimit", "want a number of requests per second, 0 or more")
+		}
+		switch s.LoggingLevel {
+		case "", LogOff, LogError, LogInfo:
+		default:
+			add(path+".loggingLevel", "%q: want INFO, ERROR or OFF", s.LoggingLevel)
 		}
 	}
 	checkSettings("stage.defaultRouteSettings", &c.Stage.DefaultRouteSettings)

@@ -56,6 +56,9 @@ type Checks struct {
 	ConnRate *throttle.Rate
 	// Metrics counts messages, errors and integration latency.
 	Metrics *metrics.Metrics
+	// Logging holds the routes' execution log settings, by route key;
+	// routes not in it log nothing.
+	Logging map[string]RouteLogging
 	// AccessLog, with LogFormat, gets one line per connect, message and
 	// disconnect.
 	AccessLog *accesslog.Writer
@@ -70,7 +73,21 @@ type messageRoute struct {
 	inline   bool
 	metrics  *metrics.RouteMetrics // nil: not counted
 	throttle *throttle.Route       // nil: not throttled
+	// logLevel and dataTrace are the route's execution log settings.
+	logLevel  slog.Level // slog.LevelInfo: every message; slog.LevelError: failures; above: none
+	dataTrace bool
 }
+
+// RouteLogging is a route's execution log: Level is slog.LevelInfo (a
+// line per message), slog.LevelError (failures only) or anything above
+// (none); DataTrace adds the message and the response to INFO lines.
+type RouteLogging struct {
+	Level     slog.Level
+	DataTrace bool
+}
+
+// LogOff is a RouteLogging.Level that logs nothing.
+const LogOff = slog.LevelError + 4
 
 // Dispatcher runs routes. It is safe for concurrent use.
 type Dispatcher struct {
@@ -95,7 +112,10 @@ func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, s
 	table := make(map[string]*messageRoute, len(routes))
 	for key, r := range routes {
 		in, ok := r.Integration.(integration.Inline)
-		mr := &messageRoute{Route: r, inline: ok && in.Inline(), metrics: checks.Metrics.Route(key)}
+		mr := &messageRoute{Route: r, inline: ok && in.Inline(), metrics: checks.Metrics.Route(key), logLevel: LogOff}
+		if l, ok := checks.Logging[key]; ok {
+			mr.logLevel, mr.dataTrace = l.Level, l.DataTrace
+		}
 		if checks.Throttle != nil {
 			mr.throttle = checks.Throttle.Route(key)
 		}
@@ -240,6 +260,7 @@ func (d *Dispatcher) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, n
 		r.metrics.ClientError()
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameTooManyRequests, c.ID, ev.RequestID), false)
 		d.accessLog(ev, http.StatusTooManyRequests, awsapi.FrameTooManyRequests, "THROTTLED", 0, nil)
+		d.executionLog(r, ev, http.StatusTooManyRequests, 0, nil, nil)
 		return false
 	}
 	if err := d.checks.Models.Validate(ev.RouteKey, ev.Body); err != nil {
@@ -248,6 +269,7 @@ func (d *Dispatcher) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, n
 			slog.String("messageId", ev.MessageID), slog.String("error", err.Error()))
 		c.SendOrClose(awsapi.AppendBadRequestFrame(nil, c.ID, ev.MessageID), false)
 		d.accessLog(ev, http.StatusBadRequest, "Bad request body", "BAD_REQUEST_BODY", 0, err)
+		d.executionLog(r, ev, http.StatusBadRequest, 0, nil, err)
 		return false
 	}
 	return true
@@ -280,12 +302,52 @@ func (d *Dispatcher) reply(c *session.Conn, r *messageRoute, ev *awsapi.Event, r
 		msg := ErrorFrameMessage(err)
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, msg, c.ID, ev.RequestID), false)
 		d.accessLog(ev, failureStatus(err), msg, "INTEGRATION_FAILURE", latency, err)
+		d.executionLog(r, ev, failureStatus(err), latency, nil, err)
 		return
 	case r.TwoWay && len(resp.Body) > 0:
 		r.metrics.MessageOut()
 		c.SendOrClose(resp.Body, !utf8.Valid(resp.Body))
 	}
 	d.accessLog(ev, http.StatusOK, "", "", latency, nil)
+	var body []byte
+	if resp != nil {
+		body = resp.Body
+	}
+	d.executionLog(r, ev, http.StatusOK, latency, body, nil)
+}
+
+// maxTraceBytes bounds the message and response a data trace logs.
+const maxTraceBytes = 1 << 10
+
+// executionLog writes a route's execution log line for a handled message:
+// every message at INFO, failures (status 400 and up) at ERROR.
+func (d *Dispatcher) executionLog(r *messageRoute, ev *awsapi.Event, status int, latency time.Duration, response []byte, err error) {
+	level := slog.LevelInfo
+	if status >= 400 {
+		level = slog.LevelError
+	}
+	if level < r.logLevel {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("route", ev.RouteKey), slog.String("connectionId", ev.ConnectionID),
+		slog.String("requestId", ev.RequestID), slog.String("messageId", ev.MessageID),
+		slog.Int("status", status), slog.Duration("integrationLatency", latency),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	if r.dataTrace {
+		attrs = append(attrs, slog.String("body", clip(ev.Body)), slog.String("response", clip(response)))
+	}
+	d.log.LogAttrs(d.ctx, level, "message handled", attrs...)
+}
+
+func clip(b []byte) string {
+	if len(b) > maxTraceBytes {
+		return string(b[:maxTraceBytes]) + "…"
+	}
+	return string(b)
 }
 
 // CountFailure counts a failed integration call as AWS does: the

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -255,4 +257,56 @@ func TestInlineErrorFrame(t *testing.T) {
 	if string(f.Payload) != want {
 		t.Errorf("frame %q, want %q", f.Payload, want)
 	}
+}
+
+// Execution logs follow each route's level: INFO logs every message (with
+// the data trace when on), ERROR only failures, and a route without
+// settings nothing.
+func TestExecutionLog(t *testing.T) {
+	echo, err := mock.New(&config.MockResponse{StatusCode: 200, Body: "echo:$request.body"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]*dispatch.Route{
+		"info":  {Key: "info", Integration: echo, Timeout: time.Second, TwoWay: true},
+		"error": {Key: "error", Integration: echo, Timeout: time.Second, TwoWay: true},
+		"quiet": {Key: "quiet", Integration: echo, Timeout: time.Second, TwoWay: true},
+	}
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := dispatch.New(context.Background(), route.MustCompile("$request.body.action", route.Selection), routes,
+		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes},
+		dispatch.Checks{Logging: map[string]dispatch.RouteLogging{
+			"info":  {Level: slog.LevelInfo, DataTrace: true},
+			"error": {Level: slog.LevelError},
+		}}, registry.NewIDs(), log)
+	server, client := loopback(t)
+	c := newSession(server)
+	for _, r := range []string{"info", "error", "quiet"} {
+		d.HandleMessage(c, []byte(`{"action":"`+r+`"}`), false)
+		readFrame(t, client)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := buf.String()
+	if n := strings.Count(out, `msg="message handled"`); n != 1 {
+		t.Fatalf("%d execution log lines, want 1 (the INFO route's):\n%s", n, out)
+	}
+	for _, want := range []string{`route=info`, `status=200`, `body="{\"action\":\"info\"}"`, `response="echo:{\"action\":\"info\"}"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("execution log lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

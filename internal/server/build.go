@@ -202,6 +202,16 @@ func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
 		c.ConnRate = &rate
 	}
 
+	c.Logging = map[string]dispatch.RouteLogging{}
+	for key := range cfg.Routes {
+		switch level, trace := cfg.RouteLogging(key); level {
+		case config.LogInfo:
+			c.Logging[key] = dispatch.RouteLogging{Level: slog.LevelInfo, DataTrace: trace}
+		case config.LogError:
+			c.Logging[key] = dispatch.RouteLogging{Level: slog.LevelError}
+		}
+	}
+
 	if cfg.Metrics != nil {
 		c.Metrics, err = metrics.New(metrics.Options{
 			APIID: cfg.API.ID, Stage: cfg.Stage.Name, Routes: keys, RouteDetailedMetrics: detailed,
