@@ -386,10 +386,10 @@ func (s *segment) str(dst []byte, v string) []byte {
 		return s.missing(dst)
 	case s.mode == modeJSONValue:
 		dst = append(dst, '"')
-		dst = appendEscaped(dst, v)
+		dst = awsapi.AppendJSONEscaped(dst, v)
 		return append(dst, '"')
 	}
-	return appendEscaped(dst, v)
+	return awsapi.AppendJSONEscaped(dst, v)
 }
 
 // quoted writes v in double quotes ($context.error.messageString), "-"
@@ -404,7 +404,7 @@ func (s *segment) quoted(dst []byte, v string) []byte {
 	if v == "" {
 		dst = append(dst, '-')
 	} else {
-		dst = appendEscaped(dst, v)
+		dst = awsapi.AppendJSONEscaped(dst, v)
 	}
 	return append(dst, q...)
 }

@@ -11,6 +11,16 @@ const hexDigits = "0123456789abcdef"
 // U+FFFD, as encoding/json does.
 func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = AppendJSONEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// AppendJSONEscaped appends s escaped as the inside of a JSON string,
+// without the quotes: `"` and `\` get a backslash, control characters
+// become \n, \r, \t or \u00XX, invalid UTF-8 becomes \ufffd, and U+2028
+// and U+2029 are escaped, as encoding/json does. The result never holds a
+// line break.
+func AppendJSONEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -55,8 +65,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // AppendJSONBytes is AppendJSONString for a byte slice, without copying it.
