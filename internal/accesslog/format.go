@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
+	"github.com/switchboardgw/switchboard/internal/textdist"
 )
 
 // MaxFormatBytes is the largest format Compile accepts: API Gateway's limit
@@ -183,7 +184,7 @@ func compileVar(name string, at int) (varID, string, error) {
 			return 0, "", fmt.Errorf("$context at offset %d needs a variable name, e.g. $context.requestId", at)
 		}
 		head, tail, _ := strings.Cut(name, ".")
-		if tail != "" && distance(strings.ToLower(head), "context") <= 2 {
+		if tail != "" && textdist.Levenshtein(strings.ToLower(head), "context") <= 2 {
 			return 0, "", fmt.Errorf("unknown variable $%s at offset %d (did you mean $context.%s?)", name, at, tail)
 		}
 		return 0, "", fmt.Errorf("unknown variable $%s at offset %d: access-log formats have only $context variables", name, at)

@@ -3,6 +3,8 @@ package accesslog
 import (
 	"slices"
 	"strings"
+
+	"github.com/switchboardgw/switchboard/internal/textdist"
 )
 
 // varID names what a $context variable renders.
@@ -187,7 +189,7 @@ func suggest(name string) []string {
 		if variables[n] == vNone {
 			continue
 		}
-		if d := distance(lower, strings.ToLower(n)); d < bestDist {
+		if d := textdist.Levenshtein(lower, strings.ToLower(n)); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
@@ -234,25 +236,4 @@ func didYouMean(names []string) string {
 	}
 	b.WriteString("?)")
 	return b.String()
-}
-
-// distance is the Levenshtein distance between a and b (bytes).
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

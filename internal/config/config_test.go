@@ -213,6 +213,7 @@ routes:
 		{"operations", `
 management: {auth: none}
 listen: 127.0.0.1:8080
+drainWindow: 20s
 metrics: {listen: 127.0.0.1:8080}
 stage:
   defaultRouteSettings: {throttlingBurstLimit: -1, throttlingRateLimit: -5, loggingLevel: DEBUG}
@@ -226,6 +227,7 @@ routes:
   sendMessage: {integration: m, modelSelectionExpression: $request.body.type, requestModels: {email: Missing}}`,
 			[]string{
 				"metrics.listen: must differ from listen",
+				"drainWindow: 20s: want 0 or more, and less than shutdownTimeout (10s)",
 				"stage.defaultRouteSettings.throttlingBurstLimit: must not be negative",
 				"stage.defaultRouteSettings.throttlingRateLimit: want a number",
 				`stage.defaultRouteSettings.loggingLevel: "DEBUG": want INFO, ERROR or OFF`,

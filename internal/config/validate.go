@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
 	"github.com/switchboardgw/switchboard/internal/route"
+	"github.com/switchboardgw/switchboard/internal/textdist"
 )
 
 // Defaults; the AWS API Gateway values where AWS has one.
@@ -405,7 +406,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func suggest(name string, options []string) string {
 	best, bestDist := "", 3
 	for _, o := range options {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(o)); d < bestDist {
+		if d := textdist.Levenshtein(strings.ToLower(name), strings.ToLower(o)); d < bestDist {
 			best, bestDist = o, d
 		}
 	}
@@ -413,24 +414,4 @@ func suggest(name string, options []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
