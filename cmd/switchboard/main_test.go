@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -113,44 +111,15 @@ management: {auth: none}
 integrations: {echo: {type: MOCK, response: {body: "echo:$request.body"}}}
 routes: {$default: {integration: echo, routeResponseSelectionExpression: $default}}
 `)
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--log-format", "json", "--debug-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-
-	urlRE := regexp.MustCompile(`"websocket":"(ws://[^"]+)"`)
-	varsRE := regexp.MustCompile(`"vars":"(http://[^"]+)"`)
-	lines := bufio.NewScanner(stderr)
-	var url, vars string
-	for url == "" && lines.Scan() {
-		if m := varsRE.FindStringSubmatch(lines.Text()); m != nil {
-			vars = m[1]
-		}
-		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatal("serve never logged its address")
-	}
-	go func() {
-		for lines.Scan() {
-		}
-	}()
+	cmd, waitLog := startServe(t, cfg, "--debug-listen", "127.0.0.1:0")
+	// The debug endpoints are logged before the gateway's address.
+	vars := waitLog(regexp.MustCompile(`"vars":"(http://[^"]+)"`))[1]
+	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
 	c := sbt.MustDial(t, url)
 	c.SendText("hi")
 	c.ExpectText("echo:hi")
 
 	// The debug listener reports the connection.
-	if vars == "" {
-		t.Fatal("serve never logged its debug address")
-	}
 	sbt.CheckFor(t, 5*time.Second, func() error {
 		resp, err := http.Get(vars)
 		if err != nil {

@@ -44,40 +44,7 @@ routes:
   $connect: {integration: echo, apiKeyRequired: true}
   $default: {integration: echo, routeResponseSelectionExpression: $default}
 `)
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfg, "--log-format", "json")
-	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := make(chan string, 100)
-	go func() {
-		defer close(logs)
-		for sc := bufio.NewScanner(stderr); sc.Scan(); {
-			logs <- sc.Text()
-		}
-	}()
-	waitLog := func(re *regexp.Regexp) []string {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case line, ok := <-logs:
-				if !ok {
-					t.Fatalf("serve exited before logging %v", re)
-				}
-				if m := re.FindStringSubmatch(line); m != nil {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("no log line matching %v", re)
-			}
-		}
-	}
+	cmd, waitLog := startServe(t, cfg)
 	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
 	dial := func(key string) error {
 		_, err := sbt.Dial(t, url, sbt.DialOptions{Header: http.Header{"X-Api-Key": {key}}})
@@ -108,5 +75,47 @@ routes:
 	}
 	if err := dial("second-key-0123456789abcdef"); err != nil {
 		t.Errorf("after a failed reload: %v", err)
+	}
+}
+
+// startServe runs `switchboard serve --config cfg --log-format json` (with
+// extra arguments) as a process, killed when the test ends. waitLog
+// returns the submatches of the next log line matching re, failing the
+// test if none comes within 10 s.
+func startServe(t *testing.T, cfg string, extra ...string) (cmd *exec.Cmd, waitLog func(re *regexp.Regexp) []string) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], append([]string{"serve", "--config", cfg, "--log-format", "json"}, extra...)...)
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := make(chan string, 1024) // more than these tests log; a full channel would stall the process
+	go func() {
+		defer close(logs)
+		for sc := bufio.NewScanner(stderr); sc.Scan(); {
+			logs <- sc.Text()
+		}
+	}()
+	return cmd, func(re *regexp.Regexp) []string {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case line, ok := <-logs:
+				if !ok {
+					t.Fatalf("serve exited before logging %v", re)
+				}
+				if m := re.FindStringSubmatch(line); m != nil {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("no log line matching %v", re)
+			}
+		}
 	}
 }
