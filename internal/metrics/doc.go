@@ -24,6 +24,7 @@
 //	switchboard_open_connections             gauge      api stage               client connections open now
 //	switchboard_ready                        gauge      api stage               1 while /readyz answers 200
 //	switchboard_send_queue_rejected_total    counter    api stage               sends refused: the send queue was full
+//	switchboard_access_log_dropped_total     counter    api stage reason        access log lines not written (buffer_full, write_failed)
 //	switchboard_slow_client_closed_total     counter    api stage               connections closed for not reading
 //	switchboard_protocol_closed_total        counter    api stage               connections closed for a protocol or limit violation
 //	switchboard_throttled_total              counter    api stage kind          refused by a rate limit: message, handshake, management

@@ -23,6 +23,7 @@ const (
 	OpenConnectionsName    = "switchboard_open_connections"
 	ReadyName              = "switchboard_ready"
 	SendQueueRejectedName  = "switchboard_send_queue_rejected_total"
+	AccessLogDroppedName   = "switchboard_access_log_dropped_total"
 	SlowClientClosedName   = "switchboard_slow_client_closed_total"
 	ProtocolClosedName     = "switchboard_protocol_closed_total"
 	ThrottledName          = "switchboard_throttled_total"
@@ -64,6 +65,9 @@ type Options struct {
 	// Stats); it is called on each scrape, concurrently with everything else.
 	// Nil leaves the three metrics it feeds out.
 	Session func() SessionCounts
+	// AccessLog, when set, reads the access log's lost lines: dropped
+	// because its buffer was full, and lost to failed writes.
+	AccessLog func() (dropped, lost uint64)
 }
 
 // SessionCounts are cumulative counts kept by the session layer, read at
@@ -210,6 +214,25 @@ func New(opts Options) (*Metrics, error) {
 	}
 	if opts.Session != nil {
 		cs = append(cs, newSessionCollector(opts.Session, constLabels))
+	}
+	if f := opts.AccessLog; f != nil {
+		for _, reason := range []string{"buffer_full", "write_failed"} {
+			labels := prometheus.Labels{"reason": reason}
+			for k, v := range constLabels {
+				labels[k] = v
+			}
+			cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name:        AccessLogDroppedName,
+				Help:        "Access log lines not written: the buffer was full, or the write failed.",
+				ConstLabels: labels,
+			}, func() float64 {
+				dropped, lost := f()
+				if reason == "buffer_full" {
+					return float64(dropped)
+				}
+				return float64(lost)
+			}))
+		}
 	}
 	for _, c := range cs {
 		if err := m.reg.Register(c); err != nil {

@@ -26,6 +26,7 @@ func testOptions() Options {
 		Session: func() SessionCounts {
 			return SessionCounts{SlowClosed: 1, QueueRejected: 2, ProtocolClosed: 3}
 		},
+		AccessLog: func() (uint64, uint64) { return 4, 5 },
 	}
 }
 
@@ -157,6 +158,9 @@ func TestCountsAndLabels(t *testing.T) {
 		SlowClientClosedName + stageLabels:  1,
 		SendQueueRejectedName + stageLabels: 2,
 		ProtocolClosedName + stageLabels:    3,
+
+		AccessLogDroppedName + `{api="a1b2c3d4e5",reason="buffer_full",stage="prod"}`:  4,
+		AccessLogDroppedName + `{api="a1b2c3d4e5",reason="write_failed",stage="prod"}`: 5,
 
 		ThrottledName + `{api="a1b2c3d4e5",kind="message",stage="prod"}`:    1,
 		ThrottledName + `{api="a1b2c3d4e5",kind="handshake",stage="prod"}`:  2,
@@ -370,6 +374,7 @@ func TestLabelsCarryNoConnectionIDs(t *testing.T) {
 		"direction": {"in", "out"},
 		"kind":      {"message", "handshake", "management"},
 		"outcome":   {"delivered", "failed", "retried", "dropped"},
+		"reason":    {"buffer_full", "write_failed"},
 	}
 	mfs, err := m.Registry().Gather()
 	if err != nil {
@@ -407,8 +412,8 @@ func TestLint(t *testing.T) {
 	mfs = slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool {
 		return !strings.HasPrefix(mf.GetName(), "switchboard_")
 	})
-	if len(mfs) != 13 {
-		t.Errorf("%d switchboard_ families, want 13", len(mfs))
+	if len(mfs) != 14 {
+		t.Errorf("%d switchboard_ families, want 14", len(mfs))
 	}
 	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
 	if err != nil {

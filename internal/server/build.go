@@ -212,9 +212,23 @@ func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
 		}
 	}
 
+	if a := cfg.Stage.AccessLogSettings; a != nil {
+		if c.LogFormat, err = accesslog.Compile(a.Format); err != nil {
+			return c, fmt.Errorf("stage.accessLogSettings.format: %w", err)
+		}
+		if c.AccessLog, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log}); err != nil {
+			return c, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
+		}
+	}
+
 	if cfg.Metrics != nil {
+		var accessLog func() (uint64, uint64)
+		if w := c.AccessLog; w != nil {
+			accessLog = func() (uint64, uint64) { st := w.Stats(); return st.Dropped, st.Lost }
+		}
 		c.Metrics, err = metrics.New(metrics.Options{
-			APIID: cfg.API.ID, Stage: cfg.Stage.Name, Routes: keys, RouteDetailedMetrics: detailed,
+			AccessLog: accessLog,
+			APIID:     cfg.API.ID, Stage: cfg.Stage.Name, Routes: keys, RouteDetailedMetrics: detailed,
 			OpenConnections: s.Connections,
 			Session: func() metrics.SessionCounts {
 				return metrics.SessionCounts{SlowClosed: s.stats.SlowClosed.Load(),
@@ -226,14 +240,6 @@ func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
 		}
 	}
 
-	if a := cfg.Stage.AccessLogSettings; a != nil {
-		if c.LogFormat, err = accesslog.Compile(a.Format); err != nil {
-			return c, fmt.Errorf("stage.accessLogSettings.format: %w", err)
-		}
-		if c.AccessLog, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log}); err != nil {
-			return c, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
-		}
-	}
 	return c, nil
 }
 

@@ -181,6 +181,7 @@ func TestMetricsAndHealth(t *testing.T) {
 metrics: {listen: "127.0.0.1:0"}
 stage:
   routeSettings: {$default: {detailedMetricsEnabled: true}}
+  accessLogSettings: {destination: `+filepath.Join(t.TempDir(), "access.log")+`, format: "$context.requestId"}
 `+opsEcho)
 	h := ts.MetricsHandler()
 	if h == nil {
@@ -211,6 +212,7 @@ stage:
 		`switchboard_message_count_total{api="`, `direction="in",route="$default",stage="dev"} 1`,
 		`direction="out",route="$default",stage="dev"} 1`,
 		`switchboard_open_connections{api="`,
+		`switchboard_access_log_dropped_total{api="`, // the access log's losses are visible
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
