@@ -201,9 +201,13 @@ stage:
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz %d", code)
 	}
-	if code, _ := get("/readyz"); code != http.StatusOK {
-		t.Errorf("/readyz %d while serving", code)
-	}
+	// Serve marks itself ready once it accepts; a probe polls, as here.
+	sbt.CheckFor(t, 5*time.Second, func() error {
+		if code, _ := get("/readyz"); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d while serving", code)
+		}
+		return nil
+	})
 	c := sbt.MustDial(t, ts.URL)
 	c.SendText("m")
 	c.ExpectText("echo:m")
