@@ -30,8 +30,10 @@ func main() {
 }
 
 const usage = `Usage:
-  switchboard serve [--config FILE] [--log-format text|json] [--log-level debug|info|warn|error] [--debug-listen ADDR]
+  switchboard serve [--config FILE [--watch]] [--log-format text|json] [--log-level debug|info|warn|error] [--debug-listen ADDR]
       Serve the API in FILE; without --config, the built-in demo API on 127.0.0.1:8080.
+      SIGHUP reloads FILE (and the files it names) without closing connections; --watch also
+      reloads it whenever its content changes.
       --debug-listen serves /debug/pprof/ and /debug/vars (memory, goroutines, connections) on ADDR.
   switchboard validate --config FILE
       Check FILE and list every problem; exit 1 if there are any.
@@ -67,6 +69,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("log-format", "text", "log format: text or json")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	debugAddr := fs.String("debug-listen", "", "address for /debug/pprof/ and /debug/vars (off when empty; never expose it publicly)")
+	watch := fs.Bool("watch", false, "reload the configuration file when its content changes (checked every second), as on SIGHUP")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -77,11 +80,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var cfg *config.Config
+	var file *configFile // nil: the built-in demo API
 	if *path == "" {
 		cfg = config.Demo()
-	} else if cfg, err = config.Load(*path); err != nil {
-		fmt.Fprintf(stderr, "switchboard: %s:\n%v\n", *path, err)
-		return 1
+	} else {
+		file = &configFile{path: *path}
+		if cfg, err = file.load(); err != nil {
+			fmt.Fprintf(stderr, "switchboard: %s:\n%v\n", *path, err)
+			return 1
+		}
+	}
+	if *watch && file == nil {
+		fmt.Fprintln(stderr, "switchboard: --watch needs --config")
+		return 2
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
@@ -132,11 +143,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if *watch {
+		t := time.NewTicker(watchInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 wait:
 	for {
 		select {
+		case <-tick:
+			if file.changed() {
+				reload(srv, file, log, "watch")
+			}
 		case err := <-errc:
 			if err != nil {
 				log.Error("serve failed", slog.String("error", err.Error()))
@@ -144,19 +165,16 @@ wait:
 			}
 			return 0
 		case <-hup:
-			if err := srv.Reload(); err != nil {
-				log.Error("reload failed; still serving with what was loaded before", slog.String("error", err.Error()))
-			} else {
-				log.Info("reloaded", slog.Bool("tls", cfg.TLS != nil), slog.String("apiKeysFile", cfg.APIKeysFile))
-			}
+			reload(srv, file, log, "SIGHUP")
 		case <-ctx.Done():
 			break wait
 		}
 	}
 	stop()
+	timeout := srv.Config().ShutdownTimeout.D() // a reload may have changed it
 	log.Info("shutting down: closing connections with 1001", slog.Int("connections", srv.Connections()),
-		slog.Duration("timeout", cfg.ShutdownTimeout.D()))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
+		slog.Duration("timeout", timeout))
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", slog.String("error", err.Error()))

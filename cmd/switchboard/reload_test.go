@@ -119,3 +119,67 @@ func startServe(t *testing.T, cfg string, extra ...string) (cmd *exec.Cmd, waitL
 		}
 	}
 }
+
+// versionedConfig is a configuration whose $default route echoes with the
+// given prefix; extra is added at the top.
+func versionedConfig(prefix, extra string) string {
+	return `
+listen: 127.0.0.1:0
+management: {auth: none}
+integrations: {echo: {type: MOCK, response: {body: "` + prefix + `:$request.body"}}}
+routes:
+  $default: {integration: echo, routeResponseSelectionExpression: $default}
+` + extra
+}
+
+// TestSIGHUPReloadsConfig: SIGHUP applies a changed configuration file
+// under an open connection, names the settings that need a restart, and
+// rejects a broken file while the configuration in use goes on serving.
+func TestSIGHUPReloadsConfig(t *testing.T) {
+	path := writeFile(t, versionedConfig("v1", ""))
+	cmd, waitLog := startServe(t, path)
+	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
+	c := sbt.MustDial(t, url)
+	c.SendText("m")
+	c.ExpectText("v1:m")
+
+	writeConfig := func(text string) {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig(versionedConfig("v2", "stage: {limits: {idleTimeout: 1m}}\n"))
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(regexp.MustCompile(`"msg":"reloaded","trigger":"SIGHUP"`))
+	if line := waitLog(regexp.MustCompile(`"msg":"settings changed that take effect only on a restart.*`))[0]; !strings.Contains(line, "stage.limits.idleTimeout") {
+		t.Errorf("restart-only warning does not name the setting: %s", line)
+	}
+	c.SendText("m")
+	c.ExpectText("v2:m")
+
+	writeConfig(versionedConfig("v3", "routes: {sendMessage: {integration: mesage}}\n"))
+	cmd.Process.Signal(syscall.SIGHUP)
+	line := waitLog(regexp.MustCompile(`"msg":"reload rejected[^"]*".*`))[0]
+	if !strings.Contains(line, "routes") {
+		t.Errorf("rejection does not name the problem: %s", line)
+	}
+	c.SendText("m")
+	c.ExpectText("v2:m")
+}
+
+// TestWatchReloadsConfig: with --watch, a change to the file's content is
+// applied without a signal.
+func TestWatchReloadsConfig(t *testing.T) {
+	path := writeFile(t, versionedConfig("v1", ""))
+	_, waitLog := startServe(t, path, "--watch")
+	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
+	c := sbt.MustDial(t, url)
+	c.SendText("m")
+	c.ExpectText("v1:m")
+	if err := os.WriteFile(path, []byte(versionedConfig("v2", "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(regexp.MustCompile(`"msg":"reloaded","trigger":"watch"`))
+	c.SendText("m")
+	c.ExpectText("v2:m")
+}

@@ -5,7 +5,10 @@
 // the gateway learned handling it) without allocating; a Writer buffers
 // lines and writes them to a file or stdout from one goroutine, dropping and
 // counting lines rather than blocking the gateway when the destination falls
-// behind, and reopens the file on demand for log rotation.
+// behind. The same goroutine reopens the file on demand for log rotation
+// (Writer.Reopen) and moves to another destination when the configuration
+// changes (Writer.SetDestination), between two lines, while callers go on
+// logging.
 //
 // # Syntax
 //

@@ -22,7 +22,8 @@ const (
 // woken ahead of its interval.
 const maxFlushChunk = 64 << 10
 
-// ErrClosed is returned by Flush and Reopen on a closed Writer.
+// ErrClosed is returned by Flush, Reopen (on a file) and SetDestination on a
+// closed Writer.
 var ErrClosed = errors.New("access log writer is closed")
 
 // Options tune a Writer. The zero value is usable.
@@ -58,8 +59,11 @@ type Stats struct {
 // second one so that callers go on while it writes, when a chunk has
 // accumulated or FlushInterval has passed. Lines are written whole and in
 // the order they were accepted. A Writer holds that goroutine until Close.
+//
+// The same goroutine opens and closes files, for Reopen and SetDestination,
+// between two writes: a line goes either to the old destination or to the
+// new one, whole.
 type Writer struct {
-	path      string // the file's path; "" for a stream
 	size      int
 	threshold int
 	interval  time.Duration
@@ -71,13 +75,18 @@ type Writer struct {
 
 	lines, dropped, lost atomic.Uint64
 
+	// dest is the destination as Destination reports it; set by run (and
+	// before run starts).
+	dest atomic.Pointer[string]
+
 	kick chan struct{} // wakes run for a full chunk; capacity 1
 	reqs chan request
 	done chan struct{} // closed when run returns
 
 	// Owned by run.
 	out     io.Writer
-	file    *os.File // out, when Open opened it; closed by Close and Reopen
+	path    string   // the file's path; "" for a stream
+	file    *os.File // out, when the Writer opened it; closed by Close, Reopen and SetDestination
 	spare   []byte
 	failing bool
 	torn    bool // a failed write stopped inside a line: start the next one with a newline
@@ -85,36 +94,40 @@ type Writer struct {
 
 type request struct {
 	op    uint8
+	dest  string // opSetDestination's destination
 	reply chan error
 }
 
 const (
 	opFlush uint8 = iota
 	opReopen
+	opSetDestination
 	opClose
 )
+
+// stdout is the name Destination reports for standard output.
+const stdout = "stdout"
 
 // Open returns a Writer appending to the file at path (created with mode
 // 0640 if needed), or writing to standard output if path is "-" or
 // "stdout".
 func Open(path string, opts Options) (*Writer, error) {
-	if path == "-" || path == "stdout" {
-		return NewWriter(os.Stdout, opts), nil
-	}
-	f, err := openFile(path)
+	d, err := openDestination(path)
 	if err != nil {
 		return nil, err
 	}
-	w := newWriter(f, opts)
-	w.path, w.file = path, f
+	w := newWriter(d.out, opts)
+	w.path, w.file = d.path, d.file
+	w.dest.Store(&d.name)
 	go w.run()
 	return w, nil
 }
 
-// NewWriter returns a Writer writing to out, which it does not close.
-// Reopen does nothing on it.
+// NewWriter returns a Writer writing to out, which it does not close, also
+// when SetDestination moves it elsewhere. Reopen does nothing on it.
 func NewWriter(out io.Writer, opts Options) *Writer {
 	w := newWriter(out, opts)
+	w.dest.Store(new(""))
 	go w.run()
 	return w
 }
@@ -146,12 +159,26 @@ func newWriter(out io.Writer, opts Options) *Writer {
 	}
 }
 
-func openFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("open access log: %w", err)
+// destination is an opened destination.
+type destination struct {
+	out  io.Writer
+	file *os.File // out, if it is a file opened here
+	path string   // the file's path; "" for standard output
+	name string   // what Destination reports
+}
+
+// openDestination opens dest: standard output for "-" and "stdout",
+// otherwise the file at dest, appended to and created with mode 0640 if
+// needed.
+func openDestination(dest string) (destination, error) {
+	if dest == "-" || dest == stdout {
+		return destination{out: os.Stdout, name: stdout}, nil
 	}
-	return f, nil
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return destination{}, fmt.Errorf("open access log: %w", err)
+	}
+	return destination{out: f, file: f, path: dest, name: dest}, nil
 }
 
 // linePool holds the buffers Log renders lines in.
@@ -209,19 +236,42 @@ func (w *Writer) Stats() Stats {
 }
 
 // Flush writes the lines accepted so far and returns the write's error.
-func (w *Writer) Flush() error { return w.call(opFlush) }
+func (w *Writer) Flush() error { return w.call(request{op: opFlush}) }
 
 // Reopen writes the lines accepted so far to the file, then opens the file
 // by its path again and goes on writing there: after a log rotator has
-// renamed the file, on SIGHUP. If the file cannot be opened, the Writer goes
-// on with the old one and Reopen returns the error. On a stream, Reopen does
-// nothing.
+// renamed the file, on SIGHUP. It is SetDestination with the current path.
+// If the file cannot be opened, the Writer goes on with the old one and
+// Reopen returns the error. On a stream (standard output, or one given to
+// NewWriter), Reopen does nothing and returns nil, also after Close.
 func (w *Writer) Reopen() error {
-	if w.path == "" {
+	err := w.call(request{op: opReopen})
+	if err == ErrClosed && w.path == "" { // run has returned: path no longer changes
 		return nil
 	}
-	return w.call(opReopen)
+	return err
 }
+
+// SetDestination writes the lines accepted so far to the current
+// destination, then opens dest, as Open does ("-" or "stdout": standard
+// output; otherwise the file, appended to and created with mode 0640 if
+// needed), and writes every later line there. It is safe to call while
+// other goroutines log: each line goes whole to one destination, in order.
+//
+// The file the Writer was writing to, if it opened it, is closed; a stream
+// given to NewWriter is not. If closing fails, the switch has happened
+// nonetheless and SetDestination returns the error. If dest cannot be
+// opened, nothing changes and SetDestination returns the error. Setting the
+// current file's path again opens the file by its path anew, as Reopen
+// does. On a closed Writer, SetDestination returns ErrClosed.
+func (w *Writer) SetDestination(dest string) error {
+	return w.call(request{op: opSetDestination, dest: dest})
+}
+
+// Destination returns the current destination as Open or SetDestination was
+// given it ("stdout" for standard output, also given as "-"), or "" for a
+// stream given to NewWriter.
+func (w *Writer) Destination() string { return *w.dest.Load() }
 
 // Close writes what is pending, closes the file (not a stream) and stops the
 // Writer; later lines are dropped. Closing twice returns nil.
@@ -234,11 +284,13 @@ func (w *Writer) Close() error {
 		<-w.done
 		return nil
 	}
-	return w.call(opClose)
+	return w.call(request{op: opClose})
 }
 
-func (w *Writer) call(op uint8) error {
-	r := request{op: op, reply: make(chan error, 1)}
+// call has run perform r and returns its error, or ErrClosed if run has
+// returned.
+func (w *Writer) call(r request) error {
+	r.reply = make(chan error, 1)
 	select {
 	case w.reqs <- r:
 		return <-r.reply
@@ -247,7 +299,8 @@ func (w *Writer) call(op uint8) error {
 	}
 }
 
-// run is the Writer's goroutine: the only one that writes or reopens.
+// run is the Writer's goroutine: the only one that writes, opens or closes
+// a destination.
 func (w *Writer) run() {
 	defer close(w.done)
 	tick := time.NewTicker(w.interval)
@@ -259,10 +312,16 @@ func (w *Writer) run() {
 		case <-tick.C:
 			w.flush()
 		case r := <-w.reqs:
+			if r.op == opReopen && w.path == "" { // a stream: nothing to do
+				r.reply <- nil
+				continue
+			}
 			err := w.flush()
 			switch r.op {
 			case opReopen:
-				err = errors.Join(err, w.reopen())
+				err = errors.Join(err, w.setDestination(w.path))
+			case opSetDestination:
+				err = errors.Join(err, w.setDestination(r.dest))
 			case opClose:
 				if w.file != nil {
 					err = errors.Join(err, w.file.Close())
@@ -311,15 +370,27 @@ func (w *Writer) flush() error {
 	return fmt.Errorf("write access log: %w", err)
 }
 
-func (w *Writer) reopen() error {
-	f, err := openFile(w.path)
+// setDestination opens dest and makes it the destination, then closes the
+// file it replaces, if the Writer opened it. If dest cannot be opened, the
+// destination stays as it was.
+func (w *Writer) setDestination(dest string) error {
+	d, err := openDestination(dest)
 	if err != nil {
 		return err
 	}
+	if d.file != nil || w.out != os.Stdout {
+		// A fragment a failed write left stays at the end of the old
+		// destination; the new one starts clean. Staying on standard
+		// output, the next write still has to end the fragment.
+		w.torn = false
+	}
 	old := w.file
-	w.out, w.file, w.torn = f, f, false // a fragment stays at the end of the old file
-	if err := old.Close(); err != nil {
-		return fmt.Errorf("close rotated access log: %w", err)
+	w.out, w.file, w.path = d.out, d.file, d.path
+	w.dest.Store(&d.name)
+	if old != nil {
+		if err := old.Close(); err != nil {
+			return fmt.Errorf("close previous access log: %w", err)
+		}
 	}
 	return nil
 }

@@ -132,14 +132,21 @@ type disconnectQueue struct {
 
 // HandleClose sends the connection's DISCONNECT event to the $disconnect
 // route in the background, retrying it if it fails (SetDisconnectRetry);
-// Wait waits for those deliveries.
-func (d *Dispatcher) HandleClose(info *session.Info, code int, reason string) {
-	if d.disconnect == nil {
+// Wait waits for those deliveries. Each attempt uses the $disconnect route
+// of the Routes in use when it starts, so a reload that mends a broken
+// integration also mends the retries of deliveries queued before.
+func (rt *Routes) HandleClose(info *session.Info, code int, reason string) {
+	if rt.disconnect == nil {
 		return
 	}
-	ev := d.NewEvent(awsapi.Disconnect, route.Disconnect, info)
+	ev := rt.NewEvent(awsapi.Disconnect, route.Disconnect, info)
 	ev.DisconnectStatusCode = code
 	ev.DisconnectReason = reason
+	rt.d.deliver(ev)
+}
+
+// deliver starts the delivery of a DISCONNECT event.
+func (d *Dispatcher) deliver(ev *awsapi.Event) {
 	q := &d.disconnects
 	dl := &delivery{ev: ev, deadline: time.Now().Add(q.retry.Window), dueAt: -1, ageAt: -1}
 
@@ -194,20 +201,26 @@ func (d *Dispatcher) firstAttempt(dl *delivery) {
 	}
 }
 
-// attempt makes one attempt and reports whether it delivered the event
-// (which then ends the delivery).
+// attempt makes one attempt with the $disconnect route in use and reports
+// whether that ended the delivery: it delivered the event, or a reload has
+// left no $disconnect route to deliver it to (the delivery is dropped).
 func (d *Dispatcher) attempt(dl *delivery) bool {
-	ctx, cancel := context.WithTimeout(d.ctx, d.disconnect.Timeout)
+	rt := d.routes.Load()
+	if rt.disconnect == nil {
+		d.drop(dl, "the configuration in use has no $disconnect route", true)
+		return true
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, rt.disconnect.Timeout)
 	start := time.Now()
-	resp, err := d.disconnect.Integration.Invoke(ctx, dl.ev)
+	resp, err := rt.disconnect.Integration.Invoke(ctx, dl.ev)
 	cancel()
 	latency := time.Since(start)
 	dl.attempts++
-	m := d.disconnectMetrics
+	m := rt.disconnectMetrics
 	m.ObserveIntegrationLatency(latency)
 	if err = deliveryError(resp, err); err == nil {
-		d.checks.Metrics.DisconnectDelivered()
-		d.accessLog(dl.ev, http.StatusOK, "", "", latency, nil)
+		d.metrics.DisconnectDelivered()
+		rt.accessLog(dl.ev, http.StatusOK, "", "", latency, nil)
 		if dl.attempts > 1 {
 			d.log.Info("$disconnect delivered after retries", slog.String("connectionId", dl.ev.ConnectionID),
 				slog.String("requestId", dl.ev.RequestID), slog.Int("attempts", dl.attempts))
@@ -217,10 +230,10 @@ func (d *Dispatcher) attempt(dl *delivery) bool {
 	}
 	dl.lastErr, dl.lastLatency = err, latency
 	CountFailure(m, err)
-	d.checks.Metrics.DisconnectFailed()
+	d.metrics.DisconnectFailed()
 	switch {
 	case dl.attempts == 1:
-		d.logFailure(dl.ev, err)
+		rt.logFailure(dl.ev, err)
 	case d.log.Enabled(context.Background(), slog.LevelDebug):
 		d.log.Debug("$disconnect attempt failed", slog.String("connectionId", dl.ev.ConnectionID),
 			slog.String("requestId", dl.ev.RequestID), slog.Int("attempt", dl.attempts),
@@ -265,7 +278,7 @@ func (d *Dispatcher) retryLater(dl *delivery) {
 		d.drop(dl, "its retry window has passed", true)
 		return
 	}
-	d.checks.Metrics.DisconnectRetried()
+	d.metrics.DisconnectRetried()
 	q.mu.Lock()
 	evicted := d.enqueueLocked(dl)
 	q.mu.Unlock()
@@ -395,7 +408,7 @@ func (d *Dispatcher) giveUp(left []*delivery) {
 // with loud, else at debug) and written to the access log with its last
 // failure.
 func (d *Dispatcher) drop(dl *delivery, why string, loud bool) {
-	d.checks.Metrics.DisconnectDropped()
+	d.metrics.DisconnectDropped()
 	err := dl.lastErr
 	if err == nil {
 		err = fmt.Errorf("not attempted: %s", why)
@@ -409,7 +422,7 @@ func (d *Dispatcher) drop(dl *delivery, why string, loud bool) {
 			slog.String("connectionId", dl.ev.ConnectionID), slog.String("requestId", dl.ev.RequestID),
 			slog.Int("attempts", dl.attempts), slog.String("error", err.Error()))
 	}
-	d.accessLog(dl.ev, failureStatus(err), ErrorFrameMessage(err), "INTEGRATION_FAILURE", dl.lastLatency, err)
+	d.routes.Load().accessLog(dl.ev, failureStatus(err), ErrorFrameMessage(err), "INTEGRATION_FAILURE", dl.lastLatency, err)
 	d.disconnects.finish()
 }
 

@@ -14,11 +14,9 @@ import (
 	"time"
 
 	"github.com/switchboardgw/switchboard/internal/awsapi"
-	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
 	"github.com/switchboardgw/switchboard/internal/integration"
 	"github.com/switchboardgw/switchboard/internal/metrics"
-	"github.com/switchboardgw/switchboard/internal/registry"
 	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
 	sbt "github.com/switchboardgw/switchboard/internal/switchboardtest"
@@ -122,16 +120,14 @@ type disconnectRig struct {
 
 func newDisconnectRig(t *testing.T, backend *disconnectBackend, timeout time.Duration, retry *dispatch.DisconnectRetry) *disconnectRig {
 	t.Helper()
-	m, err := metrics.New(metrics.Options{APIID: "abcdef1234", Stage: "dev", Routes: []string{route.Disconnect}})
+	m, err := metrics.New(metrics.Options{APIID: "abcdef1234", Stage: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	logs := &logRecorder{min: slog.LevelInfo}
 	routes := map[string]*dispatch.Route{route.Disconnect: {Key: route.Disconnect, Integration: backend, Timeout: timeout}}
-	d := dispatch.New(ctx, route.MustCompile("$request.body.action", route.Selection), routes,
-		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes},
-		dispatch.Checks{Metrics: m}, registry.NewIDs(), slog.New(logs))
+	d := build(ctx, routes, dispatch.Checks{Metrics: m}, slog.New(logs))
 	if retry != nil {
 		d.SetDisconnectRetry(*retry)
 	}

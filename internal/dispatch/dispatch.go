@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +33,9 @@ type Route struct {
 	Timeout     time.Duration
 	// TwoWay sends the integration's response body to the client.
 	TwoWay bool
+	// DetailedMetrics counts the route in series of its own, labelled with
+	// its key; otherwise in the stage's.
+	DetailedMetrics bool
 }
 
 // Stage is what every event says about where it happened, and the
@@ -89,30 +93,55 @@ type RouteLogging struct {
 // LogOff is a RouteLogging.Level that logs nothing.
 const LogOff = slog.LevelError + 4
 
-// Dispatcher runs routes. It is safe for concurrent use.
+// Dispatcher runs routes. It lives as long as the gateway; the routes and
+// checks it runs are a Routes, which a reload replaces (Use). It is safe
+// for concurrent use.
 type Dispatcher struct {
-	table      *route.Table[*messageRoute]
-	connect    *Route
-	disconnect *Route
-	stage      Stage
-	checks     Checks
-	// disconnectMetrics counts $disconnect deliveries.
-	disconnectMetrics *metrics.RouteMetrics
-	ids               *registry.IDs
-	log               *slog.Logger
+	routes  atomic.Pointer[Routes] // in use
+	ids     *registry.IDs
+	log     *slog.Logger
+	metrics *metrics.Metrics // the same in every Routes
 
 	// ctx is cancelled when the gateway stops waiting for integrations.
 	ctx         context.Context
 	disconnects disconnectQueue // $disconnect deliveries: disconnect.go
 }
 
-// New builds a dispatcher. routes holds every route by key, predefined
-// ones included.
-func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, stage Stage, checks Checks, ids *registry.IDs, log *slog.Logger) *Dispatcher {
+// Routes is one configuration's routes, stage and checks, built by
+// Dispatcher.Build and never changed after. A message or a handshake runs
+// on one Routes from start to end: a reload that puts another in use
+// meanwhile does not affect it. It is safe for concurrent use.
+type Routes struct {
+	table      *route.Table[*messageRoute]
+	connect    *Route
+	disconnect *Route
+	stage      Stage
+	checks     Checks
+	// connectMetrics and disconnectMetrics count $connect and $disconnect.
+	connectMetrics    *metrics.RouteMetrics
+	disconnectMetrics *metrics.RouteMetrics
+
+	// The Dispatcher's, copied.
+	d   *Dispatcher
+	ids *registry.IDs
+	log *slog.Logger
+	ctx context.Context
+}
+
+// New returns a dispatcher with no Routes in use: Use one, built by
+// Build, before the first HandleMessage or HandleClose. Every Build must
+// be given m as its checks.Metrics.
+func New(ctx context.Context, ids *registry.IDs, m *metrics.Metrics, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{ids: ids, log: log, metrics: m, ctx: ctx}
+}
+
+// Build compiles routes (every route by key, predefined ones included),
+// the stage and the checks into a Routes of d, not yet in use.
+func (d *Dispatcher) Build(selection *route.Expr, routes map[string]*Route, stage Stage, checks Checks) *Routes {
 	table := make(map[string]*messageRoute, len(routes))
 	for key, r := range routes {
 		in, ok := r.Integration.(integration.Inline)
-		mr := &messageRoute{Route: r, inline: ok && in.Inline(), metrics: checks.Metrics.Route(key), logLevel: LogOff}
+		mr := &messageRoute{Route: r, inline: ok && in.Inline(), metrics: checks.Metrics.Route(key, r.DetailedMetrics), logLevel: LogOff}
 		if l, ok := checks.Logging[key]; ok {
 			mr.logLevel, mr.dataTrace = l.Level, l.DataTrace
 		}
@@ -124,43 +153,74 @@ func New(ctx context.Context, selection *route.Expr, routes map[string]*Route, s
 	if checks.AccessLog == nil || checks.LogFormat == nil {
 		checks.AccessLog, checks.LogFormat = nil, nil
 	}
-	return &Dispatcher{
-		table:             route.NewTable(selection, table),
-		connect:           routes[route.Connect],
-		disconnect:        routes[route.Disconnect],
-		stage:             stage,
-		checks:            checks,
-		ids:               ids,
-		disconnectMetrics: checks.Metrics.Route(route.Disconnect),
-		log:               log,
-		ctx:               ctx,
+	rt := &Routes{
+		table:      route.NewTable(selection, table),
+		connect:    routes[route.Connect],
+		disconnect: routes[route.Disconnect],
+		stage:      stage,
+		checks:     checks,
+		d:          d, ids: d.ids, log: d.log, ctx: d.ctx,
 	}
+	rt.connectMetrics = table[route.Connect].routeMetrics(checks.Metrics)
+	rt.disconnectMetrics = table[route.Disconnect].routeMetrics(checks.Metrics)
+	return rt
 }
+
+// routeMetrics is where r is counted; the stage's series when there is no
+// such route.
+func (r *messageRoute) routeMetrics(m *metrics.Metrics) *metrics.RouteMetrics {
+	if r == nil {
+		return m.Stage()
+	}
+	return r.metrics
+}
+
+// Use puts rt, built by d.Build, in use: the Dispatcher's HandleMessage
+// and HandleClose run it from now on, and so does every later $disconnect
+// attempt, also of deliveries queued before.
+func (d *Dispatcher) Use(rt *Routes) { d.routes.Store(rt) }
+
+// Routes returns the Routes in use.
+func (d *Dispatcher) Routes() *Routes { return d.routes.Load() }
+
+// HandleMessage routes one message with the Routes in use.
+func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
+	d.routes.Load().HandleMessage(c, msg, binary)
+}
+
+// HandleClose delivers a connection's DISCONNECT event with the Routes in
+// use (see Routes.HandleClose).
+func (d *Dispatcher) HandleClose(info *session.Info, code int, reason string) {
+	d.routes.Load().HandleClose(info, code, reason)
+}
+
+// ConnectMetrics is where $connect is counted.
+func (rt *Routes) ConnectMetrics() *metrics.RouteMetrics { return rt.connectMetrics }
 
 // NewEvent returns an event for conn stamped with a fresh request id and
 // the current time.
-func (d *Dispatcher) NewEvent(t awsapi.EventType, routeKey string, info *session.Info) *awsapi.Event {
+func (rt *Routes) NewEvent(t awsapi.EventType, routeKey string, info *session.Info) *awsapi.Event {
 	now := time.Now()
 	ev := &awsapi.Event{}
-	d.stamp(ev, t, routeKey, info, now)
-	ev.RequestID = d.ids.NewAt(now)
+	rt.stamp(ev, t, routeKey, info, now)
+	ev.RequestID = rt.ids.NewAt(now)
 	return ev
 }
 
 // stamp fills in what every event says about its connection, stage and
 // time; the caller adds the ids.
-func (d *Dispatcher) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string, info *session.Info, now time.Time) {
+func (rt *Routes) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string, info *session.Info, now time.Time) {
 	ev.Type = t
 	ev.RouteKey = routeKey
 	ev.ConnectionID = info.ID
 	ev.ConnectedAt = info.ConnectedAt
 	ev.RequestTime = now.UnixMilli()
-	ev.Stage = d.stage.Name
-	ev.APIID = d.stage.APIID
+	ev.Stage = rt.stage.Name
+	ev.APIID = rt.stage.APIID
 	ev.DomainName = info.DomainName
 	ev.SourceIP = info.SourceIP
 	ev.UserAgent = info.UserAgent
-	ev.StageVariables = d.stage.Variables
+	ev.StageVariables = rt.stage.Variables
 	ev.Auth = info.Auth
 }
 
@@ -170,28 +230,28 @@ func (d *Dispatcher) stamp(ev *awsapi.Event, t awsapi.EventType, routeKey string
 // polled reader copies out of its pooled read buffer into it) that the
 // session never touches again. So the event may keep it for as long as
 // the integration runs, on the reader or on a goroutine of its own.
-func (d *Dispatcher) fillMessage(ev *awsapi.Event, key string, c *session.Conn, msg []byte, binary bool, now time.Time) {
-	d.stamp(ev, awsapi.Message, key, &c.Info, now)
-	ev.RequestID, ev.MessageID = d.ids.NewPair(now)
+func (rt *Routes) fillMessage(ev *awsapi.Event, key string, c *session.Conn, msg []byte, binary bool, now time.Time) {
+	rt.stamp(ev, awsapi.Message, key, &c.Info, now)
+	ev.RequestID, ev.MessageID = rt.ids.NewPair(now)
 	ev.Body = msg
 	ev.IsBase64Encoded = binary
 }
 
 // HasConnect reports whether a $connect route exists (without one, no
 // CONNECT event needs building).
-func (d *Dispatcher) HasConnect() bool { return d.connect != nil }
+func (rt *Routes) HasConnect() bool { return rt.connect != nil }
 
 // Connect runs the $connect route for a pending handshake. Without a
 // $connect route the connection is accepted (a nil response).
-func (d *Dispatcher) Connect(ctx context.Context, ev *awsapi.Event) (*integration.Response, error) {
-	if d.connect == nil {
+func (rt *Routes) Connect(ctx context.Context, ev *awsapi.Event) (*integration.Response, error) {
+	if rt.connect == nil {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.connect.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, rt.connect.Timeout)
 	defer cancel()
-	resp, err := d.connect.Integration.Invoke(ctx, ev)
+	resp, err := rt.connect.Integration.Invoke(ctx, ev)
 	if err != nil {
-		d.logFailure(ev, err)
+		rt.logFailure(ev, err)
 	}
 	return resp, err
 }
@@ -212,12 +272,12 @@ var inlineEvents = sync.Pool{New: func() any { return new(awsapi.Event) }}
 // I/O run on their own goroutine, at most MaxInflightMessages per
 // connection, so a slow backend holds up only the connections it serves;
 // inline integrations (MOCK) answer on the reader, in order.
-func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
-	key, r, ok := d.table.Select(msg)
+func (rt *Routes) HandleMessage(c *session.Conn, msg []byte, binary bool) {
+	key, r, ok := rt.table.Select(msg)
 	if !ok {
-		d.checks.Metrics.Stage().MessageIn()
-		d.checks.Metrics.Stage().ClientError()
-		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, d.ids.New()), false)
+		rt.checks.Metrics.Stage().MessageIn()
+		rt.checks.Metrics.Stage().ClientError()
+		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameForbidden, c.ID, rt.ids.New()), false)
 		return
 	}
 	r.metrics.MessageIn()
@@ -225,19 +285,19 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	now := time.Now()
 	if r.inline {
 		ev := inlineEvents.Get().(*awsapi.Event)
-		d.fillMessage(ev, key, c, msg, binary, now)
-		if d.admit(c, r, ev, now) {
+		rt.fillMessage(ev, key, c, msg, binary, now)
+		if rt.admit(c, r, ev, now) {
 			// Inline integrations cannot block: no timeout context, no timer.
-			resp, err := r.Integration.Invoke(d.ctx, ev)
-			d.reply(c, r, ev, resp, err, 0)
+			resp, err := r.Integration.Invoke(rt.ctx, ev)
+			rt.reply(c, r, ev, resp, err, 0)
 		}
 		*ev = awsapi.Event{} // the pool must not keep the message or the connection's strings alive
 		inlineEvents.Put(ev)
 		return
 	}
 	ev := &awsapi.Event{}
-	d.fillMessage(ev, key, c, msg, binary, now)
-	if !d.admit(c, r, ev, now) {
+	rt.fillMessage(ev, key, c, msg, binary, now)
+	if !rt.admit(c, r, ev, now) {
 		return
 	}
 	if !c.Acquire() {
@@ -245,31 +305,31 @@ func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	}
 	go func() {
 		defer c.Release()
-		d.invokeTimed(c, r, ev)
+		rt.invokeTimed(c, r, ev)
 	}()
 }
 
 // admit runs a message's checks: the connection's rate, the route's
 // throttle, the route's model. A message that fails one gets its error
 // frame (and its access log line) here, and false.
-func (d *Dispatcher) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, now time.Time) bool {
-	throttled := d.checks.ConnRate != nil && !c.Limiter.Allow(throttle.Nanos(now), d.checks.ConnRate) ||
+func (rt *Routes) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, now time.Time) bool {
+	throttled := rt.checks.ConnRate != nil && !c.Limiter.Allow(throttle.Nanos(now), rt.checks.ConnRate) ||
 		r.throttle != nil && !r.throttle.AllowAt(throttle.Nanos(now))
 	if throttled {
-		d.checks.Metrics.ThrottledMessage()
+		rt.checks.Metrics.ThrottledMessage()
 		r.metrics.ClientError()
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, awsapi.FrameTooManyRequests, c.ID, ev.RequestID), false)
-		d.accessLog(ev, http.StatusTooManyRequests, awsapi.FrameTooManyRequests, "THROTTLED", 0, nil)
-		d.executionLog(r, ev, http.StatusTooManyRequests, 0, nil, nil)
+		rt.accessLog(ev, http.StatusTooManyRequests, awsapi.FrameTooManyRequests, "THROTTLED", 0, nil)
+		rt.executionLog(r, ev, http.StatusTooManyRequests, 0, nil, nil)
 		return false
 	}
-	if err := d.checks.Models.Validate(ev.RouteKey, ev.Body); err != nil {
+	if err := rt.checks.Models.Validate(ev.RouteKey, ev.Body); err != nil {
 		r.metrics.ClientError()
-		d.log.Info("message failed its model", slog.String("route", ev.RouteKey), slog.String("connectionId", ev.ConnectionID),
+		rt.log.Info("message failed its model", slog.String("route", ev.RouteKey), slog.String("connectionId", ev.ConnectionID),
 			slog.String("messageId", ev.MessageID), slog.String("error", err.Error()))
 		c.SendOrClose(awsapi.AppendBadRequestFrame(nil, c.ID, ev.MessageID), false)
-		d.accessLog(ev, http.StatusBadRequest, "Bad request body", "BAD_REQUEST_BODY", 0, err)
-		d.executionLog(r, ev, http.StatusBadRequest, 0, nil, err)
+		rt.accessLog(ev, http.StatusBadRequest, "Bad request body", "BAD_REQUEST_BODY", 0, err)
+		rt.executionLog(r, ev, http.StatusBadRequest, 0, nil, err)
 		return false
 	}
 	return true
@@ -277,43 +337,43 @@ func (d *Dispatcher) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, n
 
 // invokeTimed calls an integration that waits on I/O, bounded by the
 // route's timeout, and replies.
-func (d *Dispatcher) invokeTimed(c *session.Conn, r *messageRoute, ev *awsapi.Event) {
-	ctx, cancel := context.WithTimeout(d.ctx, r.Timeout)
+func (rt *Routes) invokeTimed(c *session.Conn, r *messageRoute, ev *awsapi.Event) {
+	ctx, cancel := context.WithTimeout(rt.ctx, r.Timeout)
 	defer cancel()
 	start := time.Now()
 	resp, err := r.Integration.Invoke(ctx, ev)
 	latency := time.Since(start)
 	r.metrics.ObserveIntegrationLatency(latency)
-	d.reply(c, r, ev, resp, err, latency)
+	rt.reply(c, r, ev, resp, err, latency)
 }
 
 // reply sends the outcome of an integration call: the route response on a
 // two-way route, or the gateway's error frame. latency is the call's, 0
 // for an inline integration.
-func (d *Dispatcher) reply(c *session.Conn, r *messageRoute, ev *awsapi.Event, resp *integration.Response, err error, latency time.Duration) {
-	if err == nil && r.TwoWay && len(resp.Body) > d.stage.MaxMessageBytes {
+func (rt *Routes) reply(c *session.Conn, r *messageRoute, ev *awsapi.Event, resp *integration.Response, err error, latency time.Duration) {
+	if err == nil && r.TwoWay && len(resp.Body) > rt.stage.MaxMessageBytes {
 		err = &integration.FunctionError{Kind: "response too large",
-			Detail: fmt.Sprintf("%d bytes; stage.limits.maxMessageBytes is %d", len(resp.Body), d.stage.MaxMessageBytes)}
+			Detail: fmt.Sprintf("%d bytes; stage.limits.maxMessageBytes is %d", len(resp.Body), rt.stage.MaxMessageBytes)}
 	}
 	switch {
 	case err != nil:
-		d.logFailure(ev, err)
+		rt.logFailure(ev, err)
 		CountFailure(r.metrics, err)
 		msg := ErrorFrameMessage(err)
 		c.SendOrClose(awsapi.AppendErrorFrame(nil, msg, c.ID, ev.RequestID), false)
-		d.accessLog(ev, failureStatus(err), msg, "INTEGRATION_FAILURE", latency, err)
-		d.executionLog(r, ev, failureStatus(err), latency, nil, err)
+		rt.accessLog(ev, failureStatus(err), msg, "INTEGRATION_FAILURE", latency, err)
+		rt.executionLog(r, ev, failureStatus(err), latency, nil, err)
 		return
 	case r.TwoWay && len(resp.Body) > 0:
 		r.metrics.MessageOut()
 		c.SendOrClose(resp.Body, !utf8.Valid(resp.Body))
 	}
-	d.accessLog(ev, http.StatusOK, "", "", latency, nil)
+	rt.accessLog(ev, http.StatusOK, "", "", latency, nil)
 	var body []byte
 	if resp != nil {
 		body = resp.Body
 	}
-	d.executionLog(r, ev, http.StatusOK, latency, body, nil)
+	rt.executionLog(r, ev, http.StatusOK, latency, body, nil)
 }
 
 // maxTraceBytes bounds the message and response a data trace logs.
@@ -321,7 +381,7 @@ const maxTraceBytes = 1 << 10
 
 // executionLog writes a route's execution log line for a handled message:
 // every message at INFO, failures (status 400 and up) at ERROR.
-func (d *Dispatcher) executionLog(r *messageRoute, ev *awsapi.Event, status int, latency time.Duration, response []byte, err error) {
+func (rt *Routes) executionLog(r *messageRoute, ev *awsapi.Event, status int, latency time.Duration, response []byte, err error) {
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelError
@@ -340,7 +400,7 @@ func (d *Dispatcher) executionLog(r *messageRoute, ev *awsapi.Event, status int,
 	if r.dataTrace {
 		attrs = append(attrs, slog.String("body", clip(ev.Body)), slog.String("response", clip(response)))
 	}
-	d.log.LogAttrs(d.ctx, level, "message handled", attrs...)
+	rt.log.LogAttrs(rt.ctx, level, "message handled", attrs...)
 }
 
 func clip(b []byte) string {
@@ -372,8 +432,8 @@ func failureStatus(err error) int {
 }
 
 // accessLog writes ev's access log line, if access logs are on.
-func (d *Dispatcher) accessLog(ev *awsapi.Event, status int, message, responseType string, latency time.Duration, err error) {
-	if d.checks.AccessLog == nil {
+func (rt *Routes) accessLog(ev *awsapi.Event, status int, message, responseType string, latency time.Duration, err error) {
+	if rt.checks.AccessLog == nil {
 		return
 	}
 	rec := accesslog.Record{Event: ev, Status: status}
@@ -387,14 +447,17 @@ func (d *Dispatcher) accessLog(ev *awsapi.Event, status int, message, responseTy
 			rec.Integration.Error = ""
 		}
 	}
-	d.checks.AccessLog.Log(d.checks.LogFormat, &rec)
+	rt.checks.AccessLog.Log(rt.checks.LogFormat, &rec)
 }
+
+// LogsAccess reports whether access logs are on.
+func (rt *Routes) LogsAccess() bool { return rt.checks.AccessLog != nil }
 
 // LogAccess writes an access log line for an event the caller handled
 // (a handshake), if access logs are on.
-func (d *Dispatcher) LogAccess(rec *accesslog.Record) {
-	if d.checks.AccessLog != nil {
-		d.checks.AccessLog.Log(d.checks.LogFormat, rec)
+func (rt *Routes) LogAccess(rec *accesslog.Record) {
+	if rt.checks.AccessLog != nil {
+		rt.checks.AccessLog.Log(rt.checks.LogFormat, rec)
 	}
 }
 
@@ -411,8 +474,8 @@ func IsTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
-func (d *Dispatcher) logFailure(ev *awsapi.Event, err error) {
-	d.log.Warn("integration failed",
+func (rt *Routes) logFailure(ev *awsapi.Event, err error) {
+	rt.log.Warn("integration failed",
 		slog.String("route", ev.RouteKey),
 		slog.String("connectionId", ev.ConnectionID),
 		slog.String("requestId", ev.RequestID),

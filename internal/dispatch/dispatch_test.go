@@ -35,9 +35,16 @@ func newDispatcher(in integration.Integration) *dispatch.Dispatcher {
 	routes := map[string]*dispatch.Route{
 		route.Default: {Key: route.Default, Integration: in, Timeout: 29 * time.Second, TwoWay: true},
 	}
-	return dispatch.New(context.Background(), route.MustCompile("$request.body.action", route.Selection), routes,
-		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes}, dispatch.Checks{},
-		registry.NewIDs(), slog.New(slog.DiscardHandler))
+	return build(context.Background(), routes, dispatch.Checks{}, slog.New(slog.DiscardHandler))
+}
+
+// build returns a dispatcher running routes, selected by
+// $request.body.action, with checks.
+func build(ctx context.Context, routes map[string]*dispatch.Route, checks dispatch.Checks, log *slog.Logger) *dispatch.Dispatcher {
+	d := dispatch.New(ctx, registry.NewIDs(), checks.Metrics, log)
+	d.Use(d.Build(route.MustCompile("$request.body.action", route.Selection), routes,
+		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes}, checks))
+	return d
 }
 
 // loopback returns both ends of a loopback TCP connection, closed when the
@@ -275,12 +282,10 @@ func TestExecutionLog(t *testing.T) {
 	var buf strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := dispatch.New(context.Background(), route.MustCompile("$request.body.action", route.Selection), routes,
-		dispatch.Stage{Name: "dev", APIID: "abcdef1234", MaxMessageBytes: config.DefaultMaxMessageBytes},
-		dispatch.Checks{Logging: map[string]dispatch.RouteLogging{
-			"info":  {Level: slog.LevelInfo, DataTrace: true},
-			"error": {Level: slog.LevelError},
-		}}, registry.NewIDs(), log)
+	d := build(context.Background(), routes, dispatch.Checks{Logging: map[string]dispatch.RouteLogging{
+		"info":  {Level: slog.LevelInfo, DataTrace: true},
+		"error": {Level: slog.LevelError},
+	}}, log)
 	server, client := loopback(t)
 	c := newSession(server)
 	for _, r := range []string{"info", "error", "quiet"} {

@@ -14,10 +14,11 @@
 //
 // api and stage are AWS's ApiId and Stage dimensions. route is AWS's Route
 // dimension and, as there, present only for routes with detailed metrics
-// (DetailedMetricsEnabled: the stage default, overridden per route); the
-// other routes count in series without a route label, so summing away route
-// gives AWS's ApiId+Stage numbers. direction ("in" from the client, "out" to
-// it) splits MessageCount, which AWS counts as one.
+// (DetailedMetricsEnabled: the stage default, overridden per route, which the
+// configuration resolves and passes to [Metrics.Route]); the other routes
+// count in series without a route label, so summing away route gives AWS's
+// ApiId+Stage numbers. direction ("in" from the client, "out" to it) splits
+// MessageCount, which AWS counts as one.
 //
 // The server's health, which CloudWatch has no name for:
 //
@@ -38,12 +39,18 @@
 //
 // # Hot path
 //
-// Every labelled series is resolved when [New] runs. The gateway asks once,
-// when it builds its route table, for a [RouteMetrics] per route with
-// [Metrics.Route]; counting a message is then one atomic add on a counter it
-// already holds, with no label lookup and no allocation. Routes without
-// detailed metrics, and route keys New was not told about, share the
+// No series is resolved while handling a message. [New] resolves the
+// stage-level ones; a route's series are resolved when the gateway builds its
+// route table, at start and on each configuration reload, by asking once per
+// route for a [RouteMetrics] with [Metrics.Route]. Counting a message is then
+// one atomic add on a counter the route table already holds, with no label
+// lookup and no allocation. Routes without detailed metrics share the
 // stage-level handle.
+//
+// Routes can come and go on a reload. A detailed route's series, once
+// resolved, are kept for the life of the process, even after its route
+// leaves the configuration, so that its counters never go backwards if it
+// comes back; asking for the same key again returns the same handle.
 //
 // # Endpoints
 //

@@ -38,7 +38,7 @@ func TestHandlerEndpoints(t *testing.T) {
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
 
-	m.Route("sendMessage").MessageIn()
+	m.Route("sendMessage", true).MessageIn()
 
 	code, body, h := get(t, srv.URL+"/metrics")
 	if code != http.StatusOK {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -37,23 +38,14 @@ var DefaultLatencyBuckets = []float64{
 }
 
 // Options describe the one API and stage a gateway serves. New copies what it
-// needs; changing Options afterwards has no effect.
+// needs; changing Options afterwards has no effect. Routes are not options:
+// they can change on a reload, and the gateway asks for each one's handle
+// with [Metrics.Route] when it builds its route table.
 type Options struct {
 	// APIID is the api label (AWS's ApiId dimension). Required.
 	APIID string
 	// Stage is the stage label (AWS's Stage dimension). Required.
 	Stage string
-	// Routes are the route keys the gateway will ask handles for: $connect,
-	// $disconnect, $default and the custom routes. Duplicates are ignored;
-	// an empty key is an error.
-	Routes []string
-	// DetailedMetrics is the stage default for route-level series (AWS's
-	// DefaultRouteSettings.DetailedMetricsEnabled). Default false: the
-	// traffic metrics carry api and stage only.
-	DetailedMetrics bool
-	// RouteDetailedMetrics overrides DetailedMetrics per route key (AWS's
-	// RouteSettings.DetailedMetricsEnabled). Every key must be in Routes.
-	RouteDetailedMetrics map[string]bool
 	// LatencyBuckets are the integration latency histogram's upper bounds in
 	// seconds, strictly increasing. Default DefaultLatencyBuckets.
 	LatencyBuckets []float64
@@ -94,8 +86,18 @@ type Metrics struct {
 	handler http.Handler
 	state   atomic.Int32
 
-	stage  *RouteMetrics
-	routes map[string]*RouteMetrics
+	// The route-labelled vectors, from which Route resolves a detailed
+	// route's series.
+	messages          *prometheus.CounterVec
+	integrationErrors *prometheus.CounterVec
+	clientErrors      *prometheus.CounterVec
+	executionErrors   *prometheus.CounterVec
+	latency           *prometheus.HistogramVec
+
+	stage *RouteMetrics
+
+	mu     sync.Mutex
+	routes map[string]*RouteMetrics // detailed routes by key, never removed
 
 	connect prometheus.Counter
 
@@ -110,8 +112,9 @@ type Metrics struct {
 }
 
 // New registers every metric on a new registry and resolves every labelled
-// series, so that nothing is created while the gateway runs. The registry
-// also holds the Go runtime and process collectors. Readiness starts false.
+// series except the route-labelled ones, which [Metrics.Route] resolves when
+// the gateway builds its route table. The registry also holds the Go runtime
+// and process collectors. Readiness starts false.
 func New(opts Options) (*Metrics, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -150,8 +153,15 @@ func New(opts Options) (*Metrics, error) {
 		"$disconnect deliveries: delivered; failed (an attempt failed); retried (another attempt scheduled); dropped (given up).", "outcome")
 
 	m := &Metrics{
-		reg:     prometheus.NewRegistry(),
-		routes:  make(map[string]*RouteMetrics, len(opts.Routes)),
+		reg: prometheus.NewRegistry(),
+
+		messages:          messages,
+		integrationErrors: integrationErrors,
+		clientErrors:      clientErrors,
+		executionErrors:   executionErrors,
+		latency:           latency,
+
+		routes:  make(map[string]*RouteMetrics),
 		connect: connect,
 
 		throttledMessage:    throttled.WithLabelValues("message"),
@@ -163,30 +173,9 @@ func New(opts Options) (*Metrics, error) {
 		disconnectRetried:   disconnects.WithLabelValues("retried"),
 		disconnectDropped:   disconnects.WithLabelValues("dropped"),
 	}
-	resolve := func(route string) *RouteMetrics {
-		return &RouteMetrics{
-			in:               messages.WithLabelValues(route, "in"),
-			out:              messages.WithLabelValues(route, "out"),
-			integrationError: integrationErrors.WithLabelValues(route),
-			clientError:      clientErrors.WithLabelValues(route),
-			executionError:   executionErrors.WithLabelValues(route),
-			latency:          latency.WithLabelValues(route),
-		}
-	}
 	// An empty label value is, to Prometheus, no label: the stage-level
 	// series have no route label at all.
-	m.stage = resolve("")
-	for _, key := range opts.Routes {
-		detailed, ok := opts.RouteDetailedMetrics[key]
-		if !ok {
-			detailed = opts.DetailedMetrics
-		}
-		if detailed {
-			m.routes[key] = resolve(key)
-		} else {
-			m.routes[key] = m.stage
-		}
-	}
+	m.stage = m.resolve("")
 
 	cs := []prometheus.Collector{
 		connect, messages, integrationErrors, clientErrors, executionErrors, latency,
@@ -251,21 +240,6 @@ func (o *Options) validate() error {
 	if o.Stage == "" {
 		errs = append(errs, errors.New("metrics: Stage is empty"))
 	}
-	known := make(map[string]bool, len(o.Routes))
-	for _, key := range o.Routes {
-		switch {
-		case key == "":
-			errs = append(errs, errors.New("metrics: empty route key"))
-		case !utf8.ValidString(key): // a label value; WithLabelValues would panic
-			errs = append(errs, fmt.Errorf("metrics: route key %q is not valid UTF-8", key))
-		}
-		known[key] = true
-	}
-	for key := range o.RouteDetailedMetrics {
-		if !known[key] {
-			errs = append(errs, fmt.Errorf("metrics: RouteDetailedMetrics: unknown route %q", key))
-		}
-	}
 	for i := 1; i < len(o.LatencyBuckets); i++ {
 		if o.LatencyBuckets[i] <= o.LatencyBuckets[i-1] {
 			errs = append(errs, fmt.Errorf("metrics: LatencyBuckets[%d]: %v does not exceed %v", i, o.LatencyBuckets[i], o.LatencyBuckets[i-1]))
@@ -284,18 +258,47 @@ func (m *Metrics) Registry() *prometheus.Registry {
 	return m.reg
 }
 
-// Route returns the handle for a route key, to be looked up once (when the
-// route table is built) and kept. Routes without detailed metrics, and keys
-// New was not given, get the stage-level handle. A nil *Metrics returns nil,
-// whose methods do nothing.
-func (m *Metrics) Route(key string) *RouteMetrics {
+// Route returns the handle for a route key, to be asked for when the route
+// table is built (at start and on each reload) and kept: never per message.
+//
+// With detailed false (AWS's DetailedMetricsEnabled off for the route) it is
+// the stage-level handle, the one [Metrics.Stage] returns. With detailed true
+// it is the route's own handle, whose series carry route=key: the first call
+// for a key resolves them, and every later call returns the same handle, so a
+// route that a reload drops and a later one brings back counts on where it
+// left off. Series are never removed: a route that leaves the configuration
+// keeps its last values on /metrics. A key that is empty or not valid UTF-8
+// cannot be a label value and gets the stage-level handle.
+//
+// A nil *Metrics returns nil, whose methods do nothing.
+func (m *Metrics) Route(key string, detailed bool) *RouteMetrics {
 	if m == nil {
 		return nil
 	}
-	if r, ok := m.routes[key]; ok {
-		return r
+	if !detailed || key == "" || !utf8.ValidString(key) {
+		return m.stage
 	}
-	return m.stage
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.routes[key]
+	if !ok {
+		r = m.resolve(key)
+		m.routes[key] = r
+	}
+	return r
+}
+
+// resolve creates (or finds) the series labelled route=key and returns a
+// handle on them. key must be valid UTF-8; "" means no route label.
+func (m *Metrics) resolve(key string) *RouteMetrics {
+	return &RouteMetrics{
+		in:               m.messages.WithLabelValues(key, "in"),
+		out:              m.messages.WithLabelValues(key, "out"),
+		integrationError: m.integrationErrors.WithLabelValues(key),
+		clientError:      m.clientErrors.WithLabelValues(key),
+		executionError:   m.executionErrors.WithLabelValues(key),
+		latency:          m.latency.WithLabelValues(key),
+	}
 }
 
 // Stage returns the stage-level handle, for what happens before a route is
@@ -308,7 +311,8 @@ func (m *Metrics) Stage() *RouteMetrics {
 }
 
 // Connect counts a connection request sent to the $connect route (AWS
-// ConnectCount). Its errors and latency go to Route("$connect").
+// ConnectCount). Its errors and latency go to the $connect route's handle
+// from [Metrics.Route].
 func (m *Metrics) Connect() {
 	if m != nil {
 		m.connect.Inc()

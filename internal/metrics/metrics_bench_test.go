@@ -17,7 +17,7 @@ func benchMetrics(b *testing.B) *Metrics {
 // BenchmarkMessageIn counts a message on a route with detailed metrics:
 // what dispatch does per client message.
 func BenchmarkMessageIn(b *testing.B) {
-	r := benchMetrics(b).Route("sendMessage")
+	r := benchMetrics(b).Route("sendMessage", true)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.MessageIn()
@@ -27,7 +27,7 @@ func BenchmarkMessageIn(b *testing.B) {
 // BenchmarkMessageInParallel is BenchmarkMessageIn from every P on one
 // series, the worst case for the shared cache line.
 func BenchmarkMessageInParallel(b *testing.B) {
-	r := benchMetrics(b).Route("sendMessage")
+	r := benchMetrics(b).Route("sendMessage", true)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -39,7 +39,7 @@ func BenchmarkMessageInParallel(b *testing.B) {
 // BenchmarkMessageOutStage counts on the stage-level handle a route
 // without detailed metrics shares.
 func BenchmarkMessageOutStage(b *testing.B) {
-	r := benchMetrics(b).Route("join")
+	r := benchMetrics(b).Route("join", false)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.MessageOut()
@@ -47,7 +47,7 @@ func BenchmarkMessageOutStage(b *testing.B) {
 }
 
 func BenchmarkIntegrationError(b *testing.B) {
-	r := benchMetrics(b).Route("sendMessage")
+	r := benchMetrics(b).Route("sendMessage", true)
 	b.ReportAllocs()
 	for b.Loop() {
 		r.IntegrationError()
@@ -57,7 +57,7 @@ func BenchmarkIntegrationError(b *testing.B) {
 // BenchmarkObserveIntegrationLatency records a latency into the
 // histogram: a bucket search and three atomic operations.
 func BenchmarkObserveIntegrationLatency(b *testing.B) {
-	r := benchMetrics(b).Route("sendMessage")
+	r := benchMetrics(b).Route("sendMessage", true)
 	b.ReportAllocs()
 	d := 37 * time.Millisecond
 	for b.Loop() {
@@ -66,7 +66,7 @@ func BenchmarkObserveIntegrationLatency(b *testing.B) {
 }
 
 func BenchmarkObserveIntegrationLatencyParallel(b *testing.B) {
-	r := benchMetrics(b).Route("sendMessage")
+	r := benchMetrics(b).Route("sendMessage", true)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		d := 37 * time.Millisecond
@@ -90,7 +90,7 @@ func BenchmarkRouteLookup(b *testing.B) {
 	m := benchMetrics(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		m.Route("sendMessage").MessageIn()
+		m.Route("sendMessage", true).MessageIn()
 	}
 }
 

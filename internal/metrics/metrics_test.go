@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,15 +15,24 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// testOptions has one route per kind: stage-level by default, detailed by
-// override.
+// testRoutes is a route table as the configuration resolves it: route key →
+// detailed metrics on. It has routes of both kinds.
+var testRoutes = map[string]bool{
+	"$connect":    true,
+	"$disconnect": false,
+	"$default":    false,
+	"sendMessage": true,
+	"join":        false,
+}
+
+// testRouteKeys are testRoutes' keys, sorted.
+func testRouteKeys() []string { return slices.Sorted(maps.Keys(testRoutes)) }
+
 func testOptions() Options {
 	return Options{
-		APIID:                "a1b2c3d4e5",
-		Stage:                "prod",
-		Routes:               []string{"$connect", "$disconnect", "$default", "sendMessage", "join"},
-		RouteDetailedMetrics: map[string]bool{"sendMessage": true, "$connect": true},
-		OpenConnections:      func() int { return 7 },
+		APIID:           "a1b2c3d4e5",
+		Stage:           "prod",
+		OpenConnections: func() int { return 7 },
 		Session: func() SessionCounts {
 			return SessionCounts{SlowClosed: 1, QueueRejected: 2, ProtocolClosed: 3}
 		},
@@ -98,23 +108,23 @@ func TestCountsAndLabels(t *testing.T) {
 
 	m.Connect()
 	m.Connect()
-	m.Route("$connect").ObserveIntegrationLatency(20 * time.Millisecond)
-	m.Route("$connect").IntegrationError()
+	m.Route("$connect", true).ObserveIntegrationLatency(20 * time.Millisecond)
+	m.Route("$connect", true).IntegrationError()
 
-	send := m.Route("sendMessage") // detailed
+	send := m.Route("sendMessage", true) // detailed
 	send.MessageIn()
 	send.MessageIn()
 	send.MessageOut()
 	send.ExecutionError()
 	send.ObserveIntegrationLatency(250 * time.Millisecond)
 
-	join := m.Route("join") // stage-level
+	join := m.Route("join", false) // stage-level
 	join.MessageIn()
 	join.ClientError()
 	join.ObserveIntegrationLatency(time.Second)
-	m.Route("$default").MessageIn()
-	m.Route("noSuchRoute").MessageIn() // falls back to the stage
-	m.Stage().MessageOut()             // an @connections post
+	m.Route("$default", false).MessageIn()
+	m.Route("", true).MessageIn() // no key to label with: the stage
+	m.Stage().MessageOut()        // an @connections post
 
 	m.ThrottledMessage()
 	m.ThrottledHandshake()
@@ -189,25 +199,33 @@ func TestCountsAndLabels(t *testing.T) {
 	}
 }
 
-func TestDetailedStageDefault(t *testing.T) {
-	opts := testOptions()
-	opts.DetailedMetrics = true
-	opts.RouteDetailedMetrics = map[string]bool{"$default": false}
-	m := newTest(t, opts)
+// TestDetailedAndStageRoutes builds a route table where every route but
+// $default has detailed metrics (a stage default of on, overridden off for
+// one route).
+func TestDetailedAndStageRoutes(t *testing.T) {
+	m := newTest(t, testOptions())
 
-	if m.Route("$default") != m.Stage() {
-		t.Error("$default, overridden off, should share the stage handle")
+	table := map[string]*RouteMetrics{}
+	for _, key := range testRouteKeys() {
+		table[key] = m.Route(key, key != "$default")
 	}
+	if table["$default"] != m.Stage() {
+		t.Error("$default, not detailed, should share the stage handle")
+	}
+	seen := map[*RouteMetrics]string{}
 	for _, key := range []string{"$connect", "$disconnect", "sendMessage", "join"} {
-		if m.Route(key) == m.Stage() {
-			t.Errorf("%s: got the stage handle, want its own", key)
+		r := table[key]
+		if r == nil || r == m.Stage() {
+			t.Errorf("%s: got %p (stage %p), want its own handle", key, r, m.Stage())
+			continue
 		}
+		if other, ok := seen[r]; ok {
+			t.Errorf("%s and %s share a handle", key, other)
+		}
+		seen[r] = key
 	}
-	if m.Route("unknown") != m.Stage() {
-		t.Error("an unknown route key should fall back to the stage handle")
-	}
-	m.Route("join").MessageIn()
-	m.Route("$default").MessageIn()
+	table["join"].MessageIn()
+	table["$default"].MessageIn()
 	got := samples(t, m.Registry(), MessageCountName)
 	if v := got[MessageCountName+msgLabels("join", "in")]; v != 1 {
 		t.Errorf("join in = %v, want 1", v)
@@ -221,14 +239,14 @@ func TestDetailedStageDefault(t *testing.T) {
 }
 
 func TestNotDetailedHasNoRouteLabel(t *testing.T) {
-	opts := testOptions()
-	opts.RouteDetailedMetrics = nil
-	m := newTest(t, opts)
-	for _, key := range opts.Routes {
-		if m.Route(key) != m.Stage() {
+	m := newTest(t, testOptions())
+	keys := testRouteKeys()
+	for _, key := range keys {
+		r := m.Route(key, false)
+		if r != m.Stage() {
 			t.Errorf("%s: want the stage handle", key)
 		}
-		m.Route(key).MessageIn()
+		r.MessageIn()
 	}
 	mfs, err := m.Registry().Gather()
 	if err != nil {
@@ -243,8 +261,8 @@ func TestNotDetailedHasNoRouteLabel(t *testing.T) {
 			}
 		}
 	}
-	if v := samples(t, m.Registry(), MessageCountName)[MessageCountName+msgLabels("", "in")]; v != float64(len(opts.Routes)) {
-		t.Errorf("stage in = %v, want %d", v, len(opts.Routes))
+	if v := samples(t, m.Registry(), MessageCountName)[MessageCountName+msgLabels("", "in")]; v != float64(len(keys)) {
+		t.Errorf("stage in = %v, want %d", v, len(keys))
 	}
 }
 
@@ -286,8 +304,6 @@ func TestNewRejects(t *testing.T) {
 	}{
 		{"no api", func(o *Options) { o.APIID = "" }, "APIID is empty"},
 		{"no stage", func(o *Options) { o.Stage = "" }, "Stage is empty"},
-		{"empty route", func(o *Options) { o.Routes = append(o.Routes, "") }, "empty route key"},
-		{"unknown override", func(o *Options) { o.RouteDetailedMetrics = map[string]bool{"nope": true} }, `unknown route "nope"`},
 		{"buckets", func(o *Options) { o.LatencyBuckets = []float64{1, 0.5} }, "LatencyBuckets[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,12 +317,12 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
-func TestDuplicateRoutesAndCustomBuckets(t *testing.T) {
+func TestCustomBuckets(t *testing.T) {
 	opts := testOptions()
-	opts.Routes = append(opts.Routes, "sendMessage", "join")
 	opts.LatencyBuckets = []float64{0.1, 1}
 	m := newTest(t, opts)
-	m.Route("sendMessage").ObserveIntegrationLatency(50 * time.Millisecond)
+	m.Route("sendMessage", true).ObserveIntegrationLatency(50 * time.Millisecond)
+	m.Stage().ObserveIntegrationLatency(50 * time.Millisecond)
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -333,8 +349,8 @@ func TestNilIsNoop(t *testing.T) {
 	m.DisconnectFailed()
 	m.DisconnectRetried()
 	m.DisconnectDropped()
-	r := m.Route("sendMessage")
-	if r != nil || m.Stage() != nil {
+	r := m.Route("sendMessage", true)
+	if r != nil || m.Route("sendMessage", false) != nil || m.Stage() != nil {
 		t.Fatal("nil Metrics handed out a handle")
 	}
 	r.MessageIn()
@@ -355,12 +371,16 @@ func TestLabelsCarryNoConnectionIDs(t *testing.T) {
 		t.Fatal("connectionIDLike does not match an AWS connection id")
 	}
 	opts := testOptions()
-	opts.DetailedMetrics = true
 	m := newTest(t, opts)
-	// Traffic through every handle; nothing here can take a connection id,
-	// so whatever ends up in a label came from Options or the package.
-	for _, key := range append(opts.Routes, "XDmENcnwIE0CFEQ=") {
-		r := m.Route(key)
+	// Traffic through every handle, with every configured route detailed. A
+	// key given without detailed metrics never becomes a label value, so
+	// whatever ends up in a label came from Options, the route table or the
+	// package.
+	handles := []*RouteMetrics{m.Route("XDmENcnwIE0CFEQ=", false)}
+	for _, key := range testRouteKeys() {
+		handles = append(handles, m.Route(key, true))
+	}
+	for _, r := range handles {
 		r.MessageIn()
 		r.MessageOut()
 		r.ClientError()
@@ -370,7 +390,7 @@ func TestLabelsCarryNoConnectionIDs(t *testing.T) {
 	allowed := map[string][]string{
 		"api":       {opts.APIID},
 		"stage":     {opts.Stage},
-		"route":     append([]string{""}, opts.Routes...),
+		"route":     append([]string{""}, testRouteKeys()...),
 		"direction": {"in", "out"},
 		"kind":      {"message", "handshake", "management"},
 		"outcome":   {"delivered", "failed", "retried", "dropped"},
@@ -405,6 +425,9 @@ func TestLabelsCarryNoConnectionIDs(t *testing.T) {
 
 func TestLint(t *testing.T) {
 	m := newTest(t, testOptions())
+	for key, detailed := range testRoutes {
+		m.Route(key, detailed)
+	}
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -432,7 +455,7 @@ func TestConcurrentCountsAndScrapes(t *testing.T) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			r := m.Route("sendMessage")
+			r := m.Route("sendMessage", true)
 			for range each {
 				r.MessageIn()
 				m.ThrottledMessage()
@@ -463,7 +486,7 @@ func TestConcurrentCountsAndScrapes(t *testing.T) {
 
 func TestHotPathDoesNotAllocate(t *testing.T) {
 	m := newTest(t, testOptions())
-	detailed, stage := m.Route("sendMessage"), m.Route("join")
+	detailed, stage := m.Route("sendMessage", true), m.Route("join", false)
 	for name, f := range map[string]func(){
 		"MessageIn detailed": detailed.MessageIn,
 		"MessageOut stage":   stage.MessageOut,
@@ -505,12 +528,11 @@ func TestNilHandlerReadyRegistry(t *testing.T) {
 }
 
 // TestNewRejectsInvalidUTF8: Prometheus label values must be UTF-8; New
-// reports a route key that is not, rather than panicking.
+// reports an api id or stage that is not, rather than panicking.
 func TestNewRejectsInvalidUTF8(t *testing.T) {
 	for _, opts := range []Options{
-		{APIID: "a", Stage: "s", Routes: []string{"send\xff"}, DetailedMetrics: true},
-		{APIID: "a", Stage: "s", Routes: []string{"send\xff"}},
 		{APIID: "a\xff", Stage: "s"},
+		{APIID: "a", Stage: "s\xff"},
 	} {
 		func() {
 			defer func() {
@@ -522,5 +544,125 @@ func TestNewRejectsInvalidUTF8(t *testing.T) {
 				t.Errorf("New(%+v): %v, want an error about UTF-8", opts, err)
 			}
 		}()
+	}
+}
+
+// TestRouteHandles: a detailed route's handle is made once and labelled with
+// its key; everything that cannot or should not carry a route label gets the
+// stage handle.
+func TestRouteHandles(t *testing.T) {
+	m := newTest(t, testOptions())
+
+	r := m.Route("k", true)
+	if r == nil || r == m.Stage() {
+		t.Fatalf("Route(k, true) = %p, want a handle of its own (stage %p)", r, m.Stage())
+	}
+	if again := m.Route("k", true); again != r {
+		t.Errorf("second Route(k, true) = %p, want the first one, %p", again, r)
+	}
+	r.MessageIn()
+	r.MessageIn()
+	r.ClientError()
+	got := samples(t, m.Registry(), "switchboard_")
+	if v := got[MessageCountName+msgLabels("k", "in")]; v != 2 {
+		t.Errorf(`messages in route="k" = %v, want 2`, v)
+	}
+	if v := got[ClientErrorName+routeLabels("k")]; v != 1 {
+		t.Errorf(`client errors route="k" = %v, want 1`, v)
+	}
+	if v := got[MessageCountName+msgLabels("", "in")]; v != 0 {
+		t.Errorf("stage messages in = %v, want 0", v)
+	}
+
+	if s := m.Route("k", false); s != m.Stage() {
+		t.Errorf("Route(k, false) = %p, want Stage() %p", s, m.Stage())
+	}
+	for _, key := range []string{"", "send\xff", "\xc3("} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("Route(%q, true) panicked: %v", key, p)
+				}
+			}()
+			if s := m.Route(key, true); s != m.Stage() {
+				t.Errorf("Route(%q, true) = %p, want Stage() %p", key, s, m.Stage())
+			}
+		}()
+	}
+	if _, err := m.Registry().Gather(); err != nil {
+		t.Errorf("gather after invalid keys: %v", err)
+	}
+
+	var nilMetrics *Metrics
+	if h := nilMetrics.Route("k", true); h != nil {
+		t.Errorf("nil Metrics: Route(k, true) = %p, want nil", h)
+	}
+}
+
+// TestRouteSurvivesReload: a route table rebuilt without a detailed route
+// leaves its series in place, and a later table that brings the route back
+// gets the same handle, so its counters go on from where they were.
+func TestRouteSurvivesReload(t *testing.T) {
+	m := newTest(t, testOptions())
+	first := m.Route("sendMessage", true)
+	first.MessageIn()
+
+	// The reload drops sendMessage and adds a detailed route.
+	m.Route("$default", false)
+	m.Route("other", true).MessageIn()
+	if v := samples(t, m.Registry(), MessageCountName)[MessageCountName+msgLabels("sendMessage", "in")]; v != 1 {
+		t.Errorf("sendMessage in after it left the table = %v, want 1", v)
+	}
+
+	// The next reload brings it back.
+	back := m.Route("sendMessage", true)
+	if back != first {
+		t.Errorf("sendMessage came back with handle %p, want %p", back, first)
+	}
+	back.MessageIn()
+	got := samples(t, m.Registry(), MessageCountName)
+	if v := got[MessageCountName+msgLabels("sendMessage", "in")]; v != 2 {
+		t.Errorf("sendMessage in = %v, want 2", v)
+	}
+	if v := got[MessageCountName+msgLabels("other", "in")]; v != 1 {
+		t.Errorf("other in = %v, want 1", v)
+	}
+}
+
+// TestRouteConcurrent builds route tables from many goroutines at once, as
+// overlapping reloads might; every caller must get the one handle per key.
+// Run with -race.
+func TestRouteConcurrent(t *testing.T) {
+	m := newTest(t, testOptions())
+	const workers = 8
+	keys := []string{"a", "b", "c", "d"}
+	got := make([][]*RouteMetrics, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for _, key := range keys {
+				r := m.Route(key, true)
+				r.MessageIn()
+				got[w] = append(got[w], r)
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := m.Registry().Gather(); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	counts := samples(t, m.Registry(), MessageCountName)
+	for i, key := range keys {
+		want := m.Route(key, true)
+		for w := range workers {
+			if got[w][i] != want {
+				t.Errorf("worker %d: %s handle %p, want %p", w, key, got[w][i], want)
+			}
+		}
+		if v := counts[MessageCountName+msgLabels(key, "in")]; v != workers {
+			t.Errorf("%s in = %v, want %d", key, v, workers)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func (s *Server) serveFirst(c net.Conn) {
 		return
 	}
 	defer s.firsts.Done()
-	c.SetReadDeadline(time.Now().Add(s.cfg.Stage.Limits.HandshakeTimeout.D()))
+	c.SetReadDeadline(time.Now().Add(s.Config().Stage.Limits.HandshakeTimeout.D()))
 	br := headReaders.Get().(*bufio.Reader)
 	br.Reset(c)
 	release := func() []byte {
@@ -103,7 +103,7 @@ func (s *Server) serveFirst(c net.Conn) {
 		a.refuse(http.StatusBadRequest, textPlain, []byte("Malformed request header\n"))
 		return
 	}
-	if n > s.cfg.Stage.Limits.MaxHeaderBytes {
+	if n > s.Config().Stage.Limits.MaxHeaderBytes {
 		a.refuse(http.StatusRequestHeaderFieldsTooLarge, textPlain, []byte("Request header too large\n"))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -37,11 +38,13 @@ func buildRoutes(cfg *config.Config, lambdas *awsproxy.LambdaClients, client *ht
 	}
 	routes := make(map[string]*dispatch.Route, len(cfg.Routes))
 	for key, r := range cfg.Routes {
+		_, _, _, detailed := cfg.EffectiveRouteSettings(key)
 		routes[key] = &dispatch.Route{
-			Key:         key,
-			Integration: built[r.Integration],
-			Timeout:     time.Duration(cfg.Integrations[r.Integration].TimeoutInMillis) * time.Millisecond,
-			TwoWay:      r.RouteResponseSelectionExpression != "",
+			Key:             key,
+			Integration:     built[r.Integration],
+			Timeout:         time.Duration(cfg.Integrations[r.Integration].TimeoutInMillis) * time.Millisecond,
+			TwoWay:          r.RouteResponseSelectionExpression != "",
+			DetailedMetrics: detailed,
 		}
 	}
 	return routes, nil
@@ -61,19 +64,28 @@ func buildIntegration(cfg *config.Config, in *config.Integration, lambdas *awspr
 }
 
 // buildGuard builds the checks on upgrade requests: origins, $connect's
-// authorization and API keys.
-func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.LambdaClients, client *http.Client, log *slog.Logger) (*guard.Guard, error) {
+// authorization and API keys. Its JWT authorizer, returned with the guard,
+// is prevJWT if that has the same options, else a new one (closed again
+// if buildGuard fails).
+func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.LambdaClients, client *http.Client, log *slog.Logger, prevJWT *jwtAuthorizer) (g *guard.Guard, jwt *jwtAuthorizer, err error) {
+	var created *jwtauth.Authorizer
+	defer func() {
+		if err != nil && created != nil {
+			created.Close() // stops its key refreshes
+		}
+	}()
 	opts := guard.Options{Log: log, RequireOrigin: cfg.Origins.RequireOrigin}
 	if len(cfg.Origins.Allow) > 0 {
 		o, err := guard.NewOrigins(cfg.Origins.Allow)
 		if err != nil {
-			return nil, fmt.Errorf("origins: %w", err)
+			return nil, nil, fmt.Errorf("origins: %w", err)
 		}
 		opts.Origins = o
 	}
 	connect := cfg.Routes[route.Connect]
 	if connect == nil {
-		return guard.New(opts)
+		g, err := guard.New(opts)
+		return g, nil, err
 	}
 	switch connect.AuthorizationType {
 	case config.AuthorizationIAM:
@@ -92,13 +104,13 @@ func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.Lambd
 		if strings.TrimSpace(a.IdentitySource) != "" {
 			var err error
 			if sources, err = authorizer.ParseIdentitySource(a.IdentitySource); err != nil {
-				return nil, fmt.Errorf("%s.identitySource: %w", path, err)
+				return nil, nil, fmt.Errorf("%s.identitySource: %w", path, err)
 			}
 		}
 		uri, _ := cfg.SubstituteStageVariables(a.URI)
 		inv, err := authorizer.NewInvoker(uri, lambdas, client)
 		if err != nil {
-			return nil, fmt.Errorf("%s.uri: %w", path, err)
+			return nil, nil, fmt.Errorf("%s.uri: %w", path, err)
 		}
 		opts.Custom, err = authorizer.New(authorizer.Options{
 			Name: connect.AuthorizerID, IdentitySources: sources, Invoker: inv,
@@ -109,37 +121,46 @@ func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.Lambd
 			Logger: log,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 	case config.AuthorizationJWT:
 		a := cfg.Authorizers[connect.AuthorizerID]
 		path := "authorizers." + connect.AuthorizerID
 		sources, err := authorizer.ParseIdentitySource(a.IdentitySource)
 		if err != nil || len(sources) != 1 {
-			return nil, fmt.Errorf("%s.identitySource: want one source, the token: %v", path, err)
+			return nil, nil, fmt.Errorf("%s.identitySource: want one source, the token: %v", path, err)
 		}
 		opts.JWTSource = sources[0]
 		j := a.JWTConfiguration
-		opts.JWT, err = jwtauth.New(ctx, jwtauth.Options{
+		jo := jwtauth.Options{
 			Issuer: j.Issuer, Audiences: j.Audience, JWKSURL: j.JWKSURI, Algorithms: j.Algorithms,
 			Leeway: j.Leeway.D(), AuthorizationScopes: connect.AuthorizationScopes,
 			RefreshInterval: j.RefreshInterval.D(), UnknownKIDRefreshInterval: j.UnknownKIDRefreshInterval.D(),
-			Logger: log.With(slog.String("authorizer", connect.AuthorizerID)),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		if prevJWT != nil && reflect.DeepEqual(prevJWT.opts, jo) {
+			jwt = prevJWT
+		} else {
+			withLog := jo
+			withLog.Logger = log.With(slog.String("authorizer", connect.AuthorizerID))
+			ja, err := jwtauth.New(ctx, withLog)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			jwt, created = &jwtAuthorizer{opts: jo, a: ja}, ja
+		}
+		opts.JWT = jwt.a
 	}
 	if connect.APIKeyRequired {
 		opts.APIKeyRequired = true
 		opts.APIKeyFromAuthorizer = cfg.API.APIKeySelectionExpression == config.APIKeyFromAuthorizer
 		keys, err := loadKeys(cfg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		opts.Keys = keys
 	}
-	return guard.New(opts)
+	g, err = guard.New(opts)
+	return g, jwt, err
 }
 
 // loadKeys reads the API keys of the configuration and its keys file.
@@ -167,10 +188,11 @@ func loadKeys(cfg *config.Config) ([]guard.Key, error) {
 }
 
 // buildChecks builds what every message passes and where it is counted
-// and logged: request models, route and connection throttles, metrics and
-// the access log (opened here; Shutdown closes it).
-func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
-	var c dispatch.Checks
+// and logged: request models, route and connection throttles, execution
+// logs, and the access log format. m and w, the metrics and the access log
+// writer (nil when off), outlive configurations: they are the server's.
+func buildChecks(cfg *config.Config, m *metrics.Metrics, w *accesslog.Writer) (dispatch.Checks, error) {
+	c := dispatch.Checks{Metrics: m, AccessLog: w}
 	var err error
 	if c.Models, err = cfg.ModelSet(); err != nil {
 		return c, fmt.Errorf("models: %w", err)
@@ -178,14 +200,11 @@ func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
 
 	keys := make([]string, 0, len(cfg.Routes))
 	limits := make(map[string]throttle.Limit, len(cfg.Routes))
-	detailed := make(map[string]bool, len(cfg.Routes))
 	for key := range cfg.Routes {
 		keys = append(keys, key)
-		burst, rate, throttled, d := cfg.EffectiveRouteSettings(key)
-		if throttled {
+		if burst, rate, throttled, _ := cfg.EffectiveRouteSettings(key); throttled {
 			limits[key] = throttle.Limit{Rate: rate, Burst: burst}
 		}
-		detailed[key] = d
 	}
 	if len(limits) > 0 {
 		// Routes without limits are not in Routes and, with no Default,
@@ -216,31 +235,36 @@ func buildChecks(cfg *config.Config, s *Server) (dispatch.Checks, error) {
 		if c.LogFormat, err = accesslog.Compile(a.Format); err != nil {
 			return c, fmt.Errorf("stage.accessLogSettings.format: %w", err)
 		}
-		if c.AccessLog, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log}); err != nil {
-			return c, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
-		}
 	}
-
-	if cfg.Metrics != nil {
-		var accessLog func() (uint64, uint64)
-		if w := c.AccessLog; w != nil {
-			accessLog = func() (uint64, uint64) { st := w.Stats(); return st.Dropped, st.Lost }
-		}
-		c.Metrics, err = metrics.New(metrics.Options{
-			AccessLog: accessLog,
-			APIID:     cfg.API.ID, Stage: cfg.Stage.Name, Routes: keys, RouteDetailedMetrics: detailed,
-			OpenConnections: s.Connections,
-			Session: func() metrics.SessionCounts {
-				return metrics.SessionCounts{SlowClosed: s.stats.SlowClosed.Load(),
-					QueueRejected: s.stats.QueueRejected.Load(), ProtocolClosed: s.stats.ProtocolClosed.Load()}
-			},
-		})
-		if err != nil {
-			return c, fmt.Errorf("metrics: %w", err)
-		}
-	}
-
 	return c, nil
+}
+
+// newMetrics builds the gateway's metrics; nil without a metrics section.
+func newMetrics(cfg *config.Config, s *Server) (*metrics.Metrics, error) {
+	if cfg.Metrics == nil {
+		return nil, nil
+	}
+	m, err := metrics.New(metrics.Options{
+		APIID: cfg.API.ID, Stage: cfg.Stage.Name,
+		OpenConnections: s.Connections,
+		Session: func() metrics.SessionCounts {
+			return metrics.SessionCounts{SlowClosed: s.stats.SlowClosed.Load(),
+				QueueRejected: s.stats.QueueRejected.Load(), ProtocolClosed: s.stats.ProtocolClosed.Load()}
+		},
+		// The access log in use: a reload may turn it on or off.
+		AccessLog: func() (uint64, uint64) {
+			w := s.accessLog.Load()
+			if w == nil {
+				return 0, 0
+			}
+			st := w.Stats()
+			return st.Dropped, st.Lost
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return m, nil
 }
 
 // buildIPLimits builds the per-source-IP handshake rate and connection

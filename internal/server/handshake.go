@@ -37,13 +37,14 @@ type answerer interface {
 func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
 	// a notes the answer, for the metrics and the access log.
 	a := &notedAnswer{answerer: a0}
-	m := s.checks.Metrics.Route(route.Connect)
+	g := s.cur.Load() // the whole handshake runs on one configuration
+	m := g.routes.ConnectMetrics()
 	defer func() {
 		if a.status >= 400 && a.status < 500 {
 			m.ClientError()
 		}
 	}()
-	if len(r.target) > s.cfg.Stage.Limits.MaxURLLength {
+	if len(r.target) > g.cfg.Stage.Limits.MaxURLLength {
 		a.refuse(http.StatusRequestURITooLong, textPlain, []byte("URL too long\n"))
 		return
 	}
@@ -68,11 +69,11 @@ func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
 		DomainName:  r.host,
 		ConnectedAt: time.Now().UnixMilli(),
 	}
-	if len(s.proxies) > 0 {
-		info.SourceIP = s.proxies.SourceIP(peer, r.values("X-Forwarded-For"))
+	if len(g.proxies) > 0 {
+		info.SourceIP = g.proxies.SourceIP(peer, r.values("X-Forwarded-For"))
 	}
 	if why := s.admitIP(info.SourceIP); why != "" {
-		s.checks.Metrics.ThrottledHandshake()
+		s.metrics.ThrottledHandshake()
 		s.log.Info("connection refused", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP),
 			slog.Int("status", http.StatusTooManyRequests), slog.String("reason", why))
 		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections from this address\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
@@ -92,14 +93,14 @@ func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
 			s.pending.Add(-1)
 		}
 	}()
-	if max := s.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
+	if max := g.cfg.Stage.Limits.MaxConnections; max > 0 && s.liveCount.Load()+pending > int64(max) {
 		a.refuse(http.StatusTooManyRequests, textPlain, []byte("Too many connections\n"), awsapi.Header{Name: "Retry-After", Value: "1"})
 		return
 	}
 
 	var ev *awsapi.Event
-	if s.dispatch.HasConnect() || s.guard.Active() || s.checks.AccessLog != nil {
-		ev = s.dispatch.NewEvent(awsapi.Connect, route.Connect, &info)
+	if g.routes.HasConnect() || g.guard.Active() || g.routes.LogsAccess() {
+		ev = g.routes.NewEvent(awsapi.Connect, route.Connect, &info)
 		ev.Headers = connectHeaders(r, peer, s.scheme)
 		if r.rawQuery != "" {
 			ev.Query, _ = url.ParseQuery(r.rawQuery)
@@ -112,12 +113,12 @@ func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
 			if a.status == http.StatusSwitchingProtocols {
 				rec.Status = http.StatusOK // as API Gateway logs a successful $connect
 			}
-			s.dispatch.LogAccess(&rec)
+			g.routes.LogAccess(&rec)
 		}
 	}()
-	if s.guard.Active() {
+	if g.guard.Active() {
 		start := time.Now()
-		auth, refused := s.guard.Check(ctx, ev, r.httpRequest)
+		auth, refused := g.guard.Check(ctx, ev, r.httpRequest)
 		rec.Authorize.Latency = time.Since(start)
 		if refused != nil {
 			s.log.Info("connection refused", slog.String("connectionId", info.ID), slog.String("sourceIp", info.SourceIP),
@@ -130,12 +131,12 @@ func (s *Server) handshake(ctx context.Context, r *request, a0 answerer) {
 		rec.Authorize.Status = http.StatusOK
 		ev.Auth, info.Auth = auth, auth
 	}
-	if s.dispatch.HasConnect() {
-		s.checks.Metrics.Connect()
+	if g.routes.HasConnect() {
+		s.metrics.Connect()
 	}
 	start := time.Now()
-	resp, err := s.dispatch.Connect(ctx, ev)
-	if s.dispatch.HasConnect() {
+	resp, err := g.routes.Connect(ctx, ev)
+	if g.routes.HasConnect() {
 		rec.Integration.Latency = time.Since(start)
 		m.ObserveIntegrationLatency(rec.Integration.Latency)
 	}

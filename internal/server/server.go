@@ -1,7 +1,8 @@
 // Package server is Switchboard's composition root: it builds the route
 // table, integrations, registry, management API and session limits from a
 // configuration, serves WebSocket clients and the @connections API on one
-// listener, and drains connections on shutdown.
+// listener, replaces what a configuration built when it is reloaded
+// (reload.go), and drains connections on shutdown.
 package server
 
 import (
@@ -16,17 +17,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/accesslog"
 	"github.com/switchboardgw/switchboard/internal/config"
 	"github.com/switchboardgw/switchboard/internal/dispatch"
-	"github.com/switchboardgw/switchboard/internal/guard"
 	"github.com/switchboardgw/switchboard/internal/integration"
 	"github.com/switchboardgw/switchboard/internal/integration/awsproxy"
-	"github.com/switchboardgw/switchboard/internal/management"
+	"github.com/switchboardgw/switchboard/internal/metrics"
 	"github.com/switchboardgw/switchboard/internal/netpoll"
 	"github.com/switchboardgw/switchboard/internal/registry"
-	"github.com/switchboardgw/switchboard/internal/route"
 	"github.com/switchboardgw/switchboard/internal/session"
-	"github.com/switchboardgw/switchboard/internal/sigv4"
 	"github.com/switchboardgw/switchboard/internal/throttle"
 )
 
@@ -36,25 +35,38 @@ const closeGrace = 3 * time.Second
 
 // Server is one running gateway.
 type Server struct {
-	cfg        *config.Config
-	log        *slog.Logger
-	ids        *registry.IDs
-	conns      *registry.Registry[*session.Conn]
-	dispatch   *dispatch.Dispatcher
-	management *management.Handler
-	opts       session.Options
-	stats      session.Stats
-	http       *http.Server
-	httpIn     *handoffListener // connections net/http serves
-	stagePath  string
-	poller     *netpoll.Poller // nil: a goroutine per connection
-	guard      *guard.Guard
-	checks     dispatch.Checks // models, throttles, metrics, access log
-	ips        *throttle.IPs   // per-source-IP limits; nil: none
-	proxies    guard.Proxies
-	tlsConfig  *tls.Config                     // nil: plain ws:// and http://
-	cert       atomic.Pointer[tls.Certificate] // the served certificate; replaced by Reload
-	scheme     string                          // "http" or "https", for X-Forwarded-Proto
+	log   *slog.Logger
+	ids   *registry.IDs
+	conns *registry.Registry[*session.Conn]
+	// cur is the generation in use: what the configuration in use built.
+	// Apply replaces it, under reloadMu.
+	cur      atomic.Pointer[generation]
+	reloadMu sync.Mutex
+	dispatch *dispatch.Dispatcher
+	metrics  *metrics.Metrics // nil: metrics are off
+	// accessLog is the access log writer, nil while access logs are off;
+	// retired holds those a reload turned off, closed at shutdown if not
+	// before. Both change under reloadMu.
+	accessLog atomic.Pointer[accesslog.Writer]
+	retired   []*accesslog.Writer
+	// lambdas and client are shared by the integrations and authorizers of
+	// every generation, and so are their connection pools.
+	lambdas *awsproxy.LambdaClients
+	client  *http.Client
+
+	// What the first configuration fixed until a restart (see
+	// config.KeepRestartOnly).
+	opts      session.Options
+	stats     session.Stats
+	http      *http.Server
+	httpIn    *handoffListener // connections net/http serves
+	stagePath string
+	poller    *netpoll.Poller // nil: a goroutine per connection
+	ips       *throttle.IPs   // per-source-IP limits; nil: none
+	tlsConfig *tls.Config     // nil: plain ws:// and http://
+	scheme    string          // "http" or "https", for X-Forwarded-Proto
+
+	cert atomic.Pointer[tls.Certificate] // the served certificate; replaced by Apply
 
 	lnMu sync.Mutex
 	ln   net.Listener // set by Serve, closed by Shutdown
@@ -82,71 +94,27 @@ type Server struct {
 
 // New builds a server from a validated configuration.
 func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
-	lambdas, client := awsproxy.NewLambdaClients(), integration.NewHTTPClient()
-	routes, err := buildRoutes(cfg, lambdas, client)
-	if err != nil {
-		return nil, err
-	}
-	selection, err := route.Compile(cfg.API.RouteSelectionExpression, route.Selection)
-	if err != nil {
-		return nil, fmt.Errorf("api.routeSelectionExpression: %w", err)
-	}
 	s := &Server{
-		cfg:       cfg,
 		log:       log,
 		ids:       registry.NewIDs(),
 		conns:     registry.New[*session.Conn](),
 		stagePath: "/" + cfg.Stage.Name,
 		fresh:     map[net.Conn]struct{}{},
+		lambdas:   awsproxy.NewLambdaClients(),
+		client:    integration.NewHTTPClient(),
 	}
 	s.integrationCtx, s.cancelIntegration = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil { // stop what was started: JWKS refreshes, the access log writer
 			s.cancelIntegration()
-			if s.checks.AccessLog != nil {
-				s.checks.AccessLog.Close()
+			if w := s.accessLog.Load(); w != nil {
+				w.Close()
 			}
 		}
 	}()
-	if s.guard, err = buildGuard(s.integrationCtx, cfg, lambdas, client, log); err != nil {
-		return nil, err
-	}
-	if s.checks, err = buildChecks(cfg, s); err != nil {
-		return nil, err
-	}
 	if s.ips, err = buildIPLimits(cfg); err != nil {
 		return nil, err
 	}
-	for _, p := range cfg.TrustedProxies {
-		prefix, err := config.ParsePrefix(p)
-		if err != nil {
-			return nil, fmt.Errorf("trustedProxies: %w", err)
-		}
-		s.proxies = append(s.proxies, prefix)
-	}
-	s.scheme = "http"
-	if cfg.TLS != nil {
-		if err := s.loadCertificate(); err != nil {
-			return nil, err
-		}
-		s.scheme = "https"
-		s.tlsConfig = &tls.Config{
-			MinVersion: cfg.TLS.TLSVersion(),
-			NextProtos: []string{"http/1.1"}, // WebSocket upgrades need HTTP/1.1
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return s.cert.Load(), nil
-			},
-		}
-	}
-	s.dispatch = dispatch.New(s.integrationCtx, selection, routes, dispatch.Stage{
-		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
-		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
-	}, s.checks, s.ids, log)
-	retry := cfg.DisconnectRetry
-	s.dispatch.SetDisconnectRetry(dispatch.DisconnectRetry{
-		QueueSize: retry.QueueSize, Window: retry.Window(), InitialBackoff: retry.InitialBackoff.D(), MaxBackoff: retry.MaxBackoff.D(),
-	})
-
 	l := cfg.Stage.Limits
 	s.opts = session.Options{
 		IdleTimeout:     l.IdleTimeout.D(),
@@ -160,7 +128,39 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
 		CloseGrace:      closeGrace,
 		Stats:           &s.stats,
 	}
+	if s.metrics, err = newMetrics(cfg, s); err != nil {
+		return nil, err
+	}
+	s.dispatch = dispatch.New(s.integrationCtx, s.ids, s.metrics, log)
+	retry := cfg.DisconnectRetry
+	s.dispatch.SetDisconnectRetry(dispatch.DisconnectRetry{
+		QueueSize: retry.QueueSize, Window: retry.Window(), InitialBackoff: retry.InitialBackoff.D(), MaxBackoff: retry.MaxBackoff.D(),
+	})
+	p, err := s.prepare(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.install(p, nil)
 
+	s.scheme = "http"
+	if cfg.TLS != nil {
+		s.scheme = "https"
+		s.tlsConfig = &tls.Config{
+			MinVersion: cfg.TLS.TLSVersion(),
+			NextProtos: []string{"http/1.1"}, // WebSocket upgrades need HTTP/1.1
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.cert.Load(), nil
+			},
+		}
+	}
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: l.HandshakeTimeout.D(),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ConnState:         s.trackFresh,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	if cfg.Reader != config.ReaderGoroutine {
 		p, err := netpoll.New()
 		switch {
@@ -170,39 +170,12 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
 			return nil, fmt.Errorf("reader: %w", err)
 		}
 	}
-
-	var verifier *sigv4.Verifier
-	if cfg.Management.Auth == config.AuthSigV4 {
-		creds := make([]sigv4.Credential, len(cfg.Management.Credentials))
-		for i, c := range cfg.Management.Credentials {
-			creds[i] = sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
-		}
-		verifier = sigv4.NewVerifier("execute-api", creds, cfg.Management.MaxClockSkew.D(), nil)
-	}
-	mgmtThrottle, err := managementThrottle(cfg)
-	if err != nil {
-		return nil, err
-	}
-	s.management = management.New(management.Options{
-		Stage: cfg.Stage.Name, Conns: s.conns, Verifier: verifier,
-		AllowBinary: s.opts.AllowBinary, IDs: s.ids, Log: log,
-		Throttle: mgmtThrottle, OnThrottle: s.checks.Metrics.ThrottledManagement,
-	})
-
-	s.http = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: l.HandshakeTimeout.D(),
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    l.MaxHeaderBytes,
-		ConnState:         s.trackFresh,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
 	return s, nil
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	if s.cfg.Management.Auth == config.AuthNone {
+	if s.Config().Management.Auth == config.AuthNone {
 		s.log.Warn("management API has no authentication (management.auth: none): anyone who reaches the listener can post to and close connections",
 			slog.String("listen", ln.Addr().String()))
 	}
@@ -220,7 +193,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lnMu.Unlock()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Serve(s.httpIn) }()
-	s.checks.Metrics.SetReady(true)
+	s.metrics.SetReady(true)
 	err := s.acceptLoop(ln)
 	s.httpIn.Close()
 	if herr := <-httpDone; !errors.Is(herr, http.ErrServerClosed) && !errors.Is(herr, net.ErrClosed) {
@@ -234,20 +207,21 @@ func (s *Server) Serve(ln net.Listener) error {
 // like API Gateway answers an unknown path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
-	if r.ContentLength != 0 && !s.management.Matches(path) {
+	g := s.cur.Load()
+	if r.ContentLength != 0 && !g.management.Matches(path) {
 		// Only the management API reads a body (under its own deadline).
 		// net/http drains one left unread, before the answer and after it,
 		// with no deadline: bound that, or a client that never sends its
 		// body would hold the connection forever.
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.Stage.Limits.HandshakeTimeout.D()))
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(g.cfg.Stage.Limits.HandshakeTimeout.D()))
 	}
 	switch {
 	case s.isStagePath(path):
 		// checkUpgrade refuses a body: no upgraded connection keeps the
 		// deadline above.
 		s.upgradeHTTP(w, r)
-	case s.management.Matches(path):
-		s.management.ServeHTTP(w, r)
+	case g.management.Matches(path):
+		g.management.ServeHTTP(w, r)
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("x-amzn-ErrorType", "ForbiddenException")
@@ -256,9 +230,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// HandleMessage implements session.Handler.
+// HandleMessage implements session.Handler: the configuration in use
+// routes the message.
 func (s *Server) HandleMessage(c *session.Conn, msg []byte, binary bool) {
-	s.dispatch.HandleMessage(c, msg, binary)
+	s.cur.Load().routes.HandleMessage(c, msg, binary)
 }
 
 // HandleClose implements session.Handler: the connection leaves the
@@ -266,7 +241,7 @@ func (s *Server) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 func (s *Server) HandleClose(c *session.Conn, code int, reason string) {
 	s.conns.Remove(c.ID)
 	s.releaseIP(c.SourceIP)
-	s.dispatch.HandleClose(&c.Info, code, reason)
+	s.cur.Load().routes.HandleClose(&c.Info, code, reason)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("disconnected", slog.String("connectionId", c.ID), slog.Int("code", code), slog.String("reason", reason))
 	}
@@ -295,51 +270,20 @@ func (s *Server) closeFresh() {
 	}
 }
 
-// Reload reads again what may change without a restart: the TLS
-// certificate and key, and the API keys file; and reopens the access log
-// file (for log rotation). On an error the old ones
-// stay in use. Connections already open are not affected.
-func (s *Server) Reload() error {
-	var errs []error
-	if s.tlsConfig != nil {
-		errs = append(errs, s.loadCertificate())
-	}
-	if s.checks.AccessLog != nil {
-		errs = append(errs, s.checks.AccessLog.Reopen())
-	}
-	if s.cfg.APIKeysFile != "" && s.guard != nil {
-		keys, err := loadKeys(s.cfg)
-		if err == nil {
-			err = s.guard.SetKeys(keys)
-		}
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-func (s *Server) loadCertificate() error {
-	cert, err := tls.LoadX509KeyPair(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
-	if err != nil {
-		return fmt.Errorf("tls: %w", err)
-	}
-	s.cert.Store(&cert)
-	return nil
-}
-
 // MetricsHandler serves /metrics, /healthz and /readyz; nil without a
 // metrics section in the configuration.
 func (s *Server) MetricsHandler() http.Handler {
-	if s.checks.Metrics == nil {
+	if s.metrics == nil {
 		return nil
 	}
-	return s.checks.Metrics.Handler()
+	return s.metrics.Handler()
 }
 
 // drain closes every connection with 1001 "Going away", spread evenly
 // over the drain window in small batches, or at once when ctx ends first.
 func (s *Server) drain(ctx context.Context) {
 	conns := s.conns.Snapshot()
-	window := s.cfg.Drain()
+	window := s.Config().Drain()
 	const tick = 10 * time.Millisecond
 	batches := max(1, int(window/tick))
 	per := (len(conns) + batches - 1) / batches
@@ -367,10 +311,12 @@ func (s *Server) Stats() *session.Stats { return &s.stats }
 // for the connections to end and their $disconnect deliveries, and give up
 // on whatever is left when ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.checks.Metrics.SetDraining() // /readyz fails from now on
-	s.freshMu.Lock()               // addFresh checks stopping under this lock
+	s.metrics.SetDraining() // /readyz fails from now on
+	s.reloadMu.Lock()       // no reload from now on
+	s.freshMu.Lock()        // addFresh checks stopping under this lock
 	s.stopping.Store(true)
 	s.freshMu.Unlock()
+	s.reloadMu.Unlock()
 	s.lnMu.Lock()
 	if s.ln != nil {
 		s.ln.Close()
@@ -416,9 +362,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.poller != nil {
 		s.poller.Close()
 	}
-	if s.checks.AccessLog != nil {
-		s.checks.AccessLog.Close() // flushes: every line logged so far is written
+	s.reloadMu.Lock()
+	for _, w := range append(s.retired, s.accessLog.Load()) {
+		if w != nil {
+			w.Close() // flushes: every line logged so far is written
+		}
 	}
+	s.reloadMu.Unlock()
 	s.log.Info("stopped",
 		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),
 		slog.Int64("sendsRejectedQueueFull", s.stats.QueueRejected.Load()),
