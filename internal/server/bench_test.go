@@ -234,3 +234,33 @@ func bareEchoServer(b *testing.B) string {
 	}()
 	return "ws://" + ln.Addr().String() + "/dev"
 }
+
+// BenchmarkReload measures Apply of a configuration of 100 routes, each
+// with its own URL integration and request model, while 100 connections
+// are open: what a SIGHUP costs, which no message waits for.
+func BenchmarkReload(b *testing.B) {
+	var cfg strings.Builder
+	cfg.WriteString(sbt.ManagementYAML + "models:\n")
+	for i := range 100 {
+		fmt.Fprintf(&cfg, "  M%d: {type: object, required: [action, n%d], properties: {n%d: {type: integer, maximum: %d}}}\n", i, i, i, i)
+	}
+	cfg.WriteString("integrations:\n  echo: {type: MOCK, response: {body: $request.body}}\n")
+	for i := range 100 {
+		fmt.Fprintf(&cfg, "  i%d: {type: AWS_PROXY, uri: \"http://127.0.0.1:9/r%d\"}\n", i, i)
+	}
+	cfg.WriteString("routes:\n  $default: {integration: echo, routeResponseSelectionExpression: $default}\n")
+	for i := range 100 {
+		fmt.Fprintf(&cfg, "  r%d: {integration: i%d, modelSelectionExpression: $default, requestModels: {$default: M%d}}\n", i, i, i)
+	}
+	ts := sbt.RunServer(b, cfg.String())
+	for range 100 {
+		sbt.MustDial(b, ts.URL)
+	}
+	next := parseNext(b, ts, cfg.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ts.Apply(next); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -28,7 +28,7 @@ import (
 
 // parseNext parses text as the next configuration of ts, listening where
 // ts does (RunServer listens on a free port, whatever the file says).
-func parseNext(t *testing.T, ts *sbt.TestServer, text string) *config.Config {
+func parseNext(t testing.TB, ts *sbt.TestServer, text string) *config.Config {
 	t.Helper()
 	cfg, err := config.Parse([]byte(text), os.LookupEnv)
 	if err != nil {
