@@ -19,11 +19,18 @@ const watchInterval = time.Second
 type configFile struct {
 	path string
 	sum  [sha256.Size]byte // of the content last read, valid or not
-	// size and mod are the file's when last read: a file whose stat has
-	// not changed is not read again.
+	// size and mod are the file's when last read, at read: a file whose
+	// stat has not changed is not read again, unless it was modified
+	// within recentWrite of that read (a same-size rewrite may then share
+	// its modification time).
 	size int64
 	mod  time.Time
+	read time.Time
 }
+
+// recentWrite covers the coarsest modification times of common file
+// systems.
+const recentWrite = 2 * time.Second
 
 // load reads and parses the file, and remembers its content.
 func (f *configFile) load() (*config.Config, error) {
@@ -35,18 +42,22 @@ func (f *configFile) load() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.sum, f.size, f.mod = sha256.Sum256(data), st.Size(), st.ModTime()
+	f.sum, f.size, f.mod, f.read = sha256.Sum256(data), st.Size(), st.ModTime(), time.Now()
 	return config.Parse(data, os.LookupEnv)
 }
 
 // changed reports whether the file's content differs from what load last
-// read. It stats the file and reads it only if the stat has changed, so
-// that watching costs one stat a second; an editor that rewrites the same
-// content (or a touch) changes nothing. A file that cannot be read counts
-// as unchanged: the watch waits for it to come back.
+// read. It stats the file and reads it only if the stat has changed (or
+// the last read came right after a write), so that watching costs one
+// stat a second; an editor that rewrites the same content (or a touch)
+// changes nothing. A file that cannot be read counts as unchanged: the
+// watch waits for it to come back.
 func (f *configFile) changed() bool {
 	st, err := os.Stat(f.path)
-	if err != nil || st.Size() == f.size && st.ModTime().Equal(f.mod) {
+	if err != nil {
+		return false
+	}
+	if st.Size() == f.size && st.ModTime().Equal(f.mod) && f.read.Sub(f.mod) > recentWrite {
 		return false
 	}
 	data, err := os.ReadFile(f.path)
@@ -55,7 +66,7 @@ func (f *configFile) changed() bool {
 	}
 	sum := sha256.Sum256(data)
 	if bytes.Equal(sum[:], f.sum[:]) {
-		f.size, f.mod = st.Size(), st.ModTime()
+		f.size, f.mod, f.read = st.Size(), st.ModTime(), time.Now()
 		return false
 	}
 	return true
@@ -73,6 +84,7 @@ func reload(srv *server.Server, f *configFile, log *slog.Logger, trigger string)
 	if f == nil {
 		if err := srv.Reload(); err != nil {
 			log.Error("reload failed; still serving with what was loaded before", trig, slog.String("error", err.Error()))
+			reopenAccessLog(srv, log, trigger)
 			return
 		}
 		log.Info("reloaded", trig)
@@ -82,22 +94,30 @@ func reload(srv *server.Server, f *configFile, log *slog.Logger, trigger string)
 	if err != nil {
 		log.Error("reload rejected: the configuration file is invalid; still serving the configuration in use",
 			trig, slog.String("config", f.path), slog.String("error", err.Error()))
-		if trigger == "SIGHUP" {
-			if err := srv.ReopenAccessLog(); err != nil {
-				log.Error("cannot reopen the access log", slog.String("error", err.Error()))
-			}
-		}
+		reopenAccessLog(srv, log, trigger)
 		return
 	}
 	restartOnly, err := srv.Apply(next)
 	if err != nil {
 		log.Error("reload failed; still serving the configuration in use",
 			trig, slog.String("config", f.path), slog.String("error", err.Error()))
+		reopenAccessLog(srv, log, trigger)
 		return
 	}
 	log.Info("reloaded", trig, slog.String("config", f.path))
 	if len(restartOnly) > 0 {
 		log.Warn("settings changed that take effect only on a restart; their running values stay in use",
 			slog.Any("settings", restartOnly))
+	}
+}
+
+// reopenAccessLog reopens the access log file after a SIGHUP whose reload
+// did not happen: log rotation must not depend on the configuration.
+func reopenAccessLog(srv *server.Server, log *slog.Logger, trigger string) {
+	if trigger != "SIGHUP" {
+		return
+	}
+	if err := srv.ReopenAccessLog(); err != nil {
+		log.Error("cannot reopen the access log", slog.String("error", err.Error()))
 	}
 }

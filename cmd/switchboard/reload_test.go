@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -182,4 +183,40 @@ func TestWatchReloadsConfig(t *testing.T) {
 	waitLog(regexp.MustCompile(`"msg":"reloaded","trigger":"watch"`))
 	c.SendText("m")
 	c.ExpectText("v2:m")
+}
+
+// TestSIGHUPRotatesTheLogWhateverTheFile: log rotation (rename, SIGHUP)
+// works while the configuration file is invalid: the access log is
+// reopened though the reload is rejected.
+func TestSIGHUPRotatesTheLogWhateverTheFile(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	access := "stage: {accessLogSettings: {destination: " + logPath + ", format: \"$context.eventType $context.requestId\"}}\n"
+	path := writeFile(t, versionedConfig("v1", access))
+	cmd, waitLog := startServe(t, path)
+	url := waitLog(regexp.MustCompile(`"websocket":"(ws://[^"]+)"`))[1]
+	c := sbt.MustDial(t, url)
+	sbt.CheckFor(t, 5*time.Second, func() error { // the CONNECT line, written within a second
+		if b, _ := os.ReadFile(logPath); !strings.HasPrefix(string(b), "CONNECT ") {
+			return fmt.Errorf("access log %q", b)
+		}
+		return nil
+	})
+
+	if err := os.WriteFile(path, []byte("not: [valid"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(regexp.MustCompile(`"msg":"reload rejected`))
+	c.SendText("m")
+	c.ExpectText("v1:m")
+	sbt.CheckFor(t, 5*time.Second, func() error { // written within a second
+		b, err := os.ReadFile(logPath)
+		if err != nil || !strings.HasPrefix(string(b), "MESSAGE ") {
+			return fmt.Errorf("reopened access log: %q, %v", b, err)
+		}
+		return nil
+	})
 }

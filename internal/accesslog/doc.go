@@ -5,10 +5,19 @@
 // the gateway learned handling it) without allocating; a Writer buffers
 // lines and writes them to a file or stdout from one goroutine, dropping and
 // counting lines rather than blocking the gateway when the destination falls
-// behind. The same goroutine reopens the file on demand for log rotation
-// (Writer.Reopen) and moves to another destination when the configuration
-// changes (Writer.SetDestination), between two lines, while callers go on
-// logging.
+// behind.
+//
+// The destination changes without waiting for that goroutine, which may be
+// stuck in a write to a full pipe or a failing disk: OpenTarget opens the
+// new destination (the step that can fail, done first), and Writer.Retarget
+// hands it over (given a fresh Target, it fails only on a closed Writer),
+// recording under the buffer's mutex where in the pending lines the switch
+// falls. The goroutine writes the lines accepted before that point to the
+// old destination, then switches, closes the old file if the Writer opened
+// it, and writes the later lines to the new one: each destination gets
+// exactly the lines accepted while it was the latest.
+// Writer.Reopen, for log rotation, is OpenTarget of the current path then
+// Retarget. Only Flush and Close wait for the goroutine.
 //
 // # Syntax
 //

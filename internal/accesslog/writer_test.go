@@ -9,16 +9,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // quiet keeps the interval flush out of tests that count on the timing of
-// writes: only a full chunk, Flush, Reopen and Close write.
+// writes: only a full chunk, Retarget and Reopen (which wake the writer
+// goroutine), Flush and Close write.
 var quiet = Options{FlushInterval: time.Hour}
 
 func readLines(t *testing.T, path string) []string {
@@ -91,6 +90,9 @@ func TestWriterReopenFailureKeepsTheOldFile(t *testing.T) {
 	}
 	if err := w.Reopen(); err == nil {
 		t.Fatal("Reopen onto a directory succeeded")
+	}
+	if got := w.Destination(); got != path {
+		t.Errorf("Destination %q after a failed Reopen, want %q", got, path)
 	}
 	w.WriteLine([]byte("b"))
 	if err := w.Flush(); err != nil {
@@ -221,7 +223,7 @@ func TestWriterCloseClosesTheFile(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.file.Close(); err == nil || !errors.Is(err, os.ErrClosed) {
+	if err := w.cur.file.Close(); err == nil || !errors.Is(err, os.ErrClosed) {
 		t.Errorf("file still open after Close: %v", err)
 	}
 	if err := w.Reopen(); !errors.Is(err, ErrClosed) {
@@ -235,7 +237,7 @@ func TestOpenStdout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if w.out != os.Stdout || w.file != nil {
+		if w.cur.out != os.Stdout || w.cur.file != nil {
 			t.Errorf("Open(%q) does not write to stdout", dest)
 		}
 		if err := w.Reopen(); err != nil {
@@ -420,342 +422,4 @@ func fileOpen(t *testing.T, path string) (open, known bool) {
 		}
 	}
 	return false, true
-}
-
-func TestWriterSetDestination(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	w, err := Open(a, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := w.Destination(); got != a {
-		t.Errorf("Destination %q, want %q", got, a)
-	}
-	w.WriteLine([]byte("1"))
-	w.WriteLine([]byte("2"))
-	if err := w.SetDestination(b); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.Destination(); got != b {
-		t.Errorf("Destination %q, want %q", got, b)
-	}
-	w.WriteLine([]byte("3"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantLines(t, a, "old file", "1,2")
-	wantLines(t, b, "new file", "3")
-	if fi, err := os.Stat(b); err != nil || fi.Mode().Perm()&^0o640 != 0 {
-		t.Errorf("new file: %v, mode %v, want at most 0640", err, fi.Mode())
-	}
-}
-
-func TestWriterSetDestinationClosesTheOldFile(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
-	w, err := Open(a, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	old := w.file
-	if open, known := fileOpen(t, a); known && !open {
-		t.Fatal("/proc/self/fd does not list the open file")
-	}
-	if err := w.SetDestination(b); err != nil {
-		t.Fatal(err)
-	}
-	if open, known := fileOpen(t, a); open {
-		t.Error("the old file is still open after the switch")
-	} else if !known {
-		t.Log("no /proc/self/fd: only *os.File.Close checked")
-	}
-	if open, known := fileOpen(t, b); known && !open {
-		t.Error("the new file is not open")
-	}
-	if err := old.Close(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("closing the old file again: %v, want os.ErrClosed", err)
-	}
-
-	// To standard output: the file is closed, standard output is not.
-	old = w.file
-	for _, dest := range []string{"-", "stdout"} {
-		if err := w.SetDestination(dest); err != nil {
-			t.Fatal(err)
-		}
-		if got := w.Destination(); got != "stdout" {
-			t.Errorf("SetDestination(%q): Destination %q, want stdout", dest, got)
-		}
-		if w.out != os.Stdout || w.file != nil {
-			t.Errorf("SetDestination(%q) does not write to stdout", dest)
-		}
-	}
-	if open, _ := fileOpen(t, b); open {
-		t.Error("the file is still open after switching to stdout")
-	}
-	if err := old.Close(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("closing the file again: %v, want os.ErrClosed", err)
-	}
-	if err := w.Reopen(); err != nil { // a stream again: nothing to do
-		t.Errorf("Reopen on stdout: %v", err)
-	}
-	if _, err := os.Stdout.Stat(); err != nil {
-		t.Errorf("stdout closed: %v", err)
-	}
-}
-
-func TestWriterSetDestinationFailureKeepsTheOldFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "access.log")
-	w, err := Open(path, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("a"))
-	err = w.SetDestination(filepath.Join(dir, "missing", "access.log"))
-	if !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("SetDestination into a missing directory: %v, want a not-exist error", err)
-	}
-	if got := w.Destination(); got != path {
-		t.Errorf("Destination %q after a failed switch, want %q", got, path)
-	}
-	w.WriteLine([]byte("b"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantLines(t, path, "old file", "a,b")
-}
-
-// TestWriterSetDestinationSamePathAfterRename: setting the current path
-// again is a reopen, as a log rotator needs.
-func TestWriterSetDestinationSamePathAfterRename(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "access.log")
-	w, err := Open(path, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("a"))
-	if err := os.Rename(path, path+".1"); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("b"))
-	old := w.file
-	if err := w.SetDestination(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Close(); !errors.Is(err, os.ErrClosed) {
-		t.Errorf("the renamed file is still open: %v", err)
-	}
-	w.WriteLine([]byte("c"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	wantLines(t, path+".1", "rotated file", "a,b")
-	wantLines(t, path, "new file", "c")
-}
-
-func TestWriterSetDestinationDoesNotCloseAStream(t *testing.T) {
-	dir := t.TempDir()
-	stream, err := os.Create(filepath.Join(dir, "stream"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stream.Close()
-	path := filepath.Join(dir, "access.log")
-	w := NewWriter(stream, quiet)
-	if got := w.Destination(); got != "" {
-		t.Errorf("Destination of a stream %q, want empty", got)
-	}
-	w.WriteLine([]byte("a"))
-	if err := w.Reopen(); err != nil {
-		t.Errorf("Reopen on a stream: %v", err)
-	}
-	if err := w.SetDestination(path); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("b"))
-	// The file is the Writer's now: Reopen reopens it after a rotation.
-	if err := os.Rename(path, path+".1"); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("c"))
-	if err := w.Reopen(); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("d"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Write([]byte("after\n")); err != nil {
-		t.Errorf("the stream was closed: %v", err)
-	}
-	if got := readLines(t, stream.Name()); strings.Join(got, ",") != "a,after" {
-		t.Errorf("stream holds %q, want a, after", got)
-	}
-	wantLines(t, path+".1", "rotated file", "b,c")
-	wantLines(t, path, "new file", "d")
-}
-
-func TestWriterSetDestinationAfterClose(t *testing.T) {
-	dir := t.TempDir()
-	w, err := Open(filepath.Join(dir, "a.log"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b := filepath.Join(dir, "b.log")
-	if err := w.SetDestination(b); !errors.Is(err, ErrClosed) {
-		t.Errorf("SetDestination after Close: %v, want ErrClosed", err)
-	}
-	if _, err := os.Stat(b); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a closed Writer created %s: %v", b, err)
-	}
-	s := NewWriter(discard{}, quiet)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetDestination(b); !errors.Is(err, ErrClosed) {
-		t.Errorf("SetDestination after Close on a stream: %v, want ErrClosed", err)
-	}
-	if err := s.Reopen(); err != nil {
-		t.Errorf("Reopen after Close on a stream: %v, want nil", err)
-	}
-}
-
-// TestWriterSetDestinationAfterATornWrite: the fragment a failed write left
-// stays at the end of the old destination; the new one starts clean.
-func TestWriterSetDestinationAfterATornWrite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "access.log")
-	out := &flakyWriter{}
-	w := NewWriter(out, quiet)
-	w.WriteLine([]byte("one"))
-	if err := w.Flush(); err == nil {
-		t.Fatal("the first write did not fail")
-	}
-	if err := w.SetDestination(path); err != nil {
-		t.Fatal(err)
-	}
-	w.WriteLine([]byte("two"))
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := out.buf.String(); got != "one" {
-		t.Errorf("old destination holds %q, want the fragment only", got)
-	}
-	if b, err := os.ReadFile(path); err != nil || string(b) != "two\n" {
-		t.Errorf("new file holds %q (%v), want \"two\\n\"", b, err)
-	}
-	if st := w.Stats(); st != (Stats{Lines: 2, Lost: 1}) {
-		t.Errorf("stats %+v, want 2 lines, 1 lost", st)
-	}
-}
-
-// TestWriterSetDestinationConcurrent switches files while goroutines log: a
-// line accepted after a switch returned is in its file or a later one; a
-// line accepted before a switch began is in an earlier file; every
-// goroutine's lines are there, in order.
-func TestWriterSetDestinationConcurrent(t *testing.T) {
-	dir := t.TempDir()
-	path := func(k int) string { return filepath.Join(dir, fmt.Sprintf("access.%d.log", k)) }
-	w, err := Open(path(0), Options{BufferSize: 4 << 20, FlushInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	const loggers, minEach, switches = 4, 1000, 30
-	// started is the last switch begun; done the last one returned.
-	var started, done atomic.Int32
-	var finished atomic.Bool
-	type line struct {
-		lo, hi   int32 // the files the line may be in
-		accepted bool
-	}
-	lines := make([][]line, loggers)
-	var wg sync.WaitGroup
-	for g := range loggers {
-		wg.Go(func() {
-			// Log until every switch is done, so that they all happen while
-			// lines are coming in.
-			for i := 0; i < minEach || !finished.Load(); i++ {
-				lo := done.Load()
-				ok := w.WriteLine(fmt.Appendf(nil, "%d %d", g, i))
-				lines[g] = append(lines[g], line{lo: lo, hi: started.Load(), accepted: ok})
-			}
-		})
-	}
-	wg.Go(func() { // readers racing the switches
-		for !finished.Load() {
-			if d := w.Destination(); !strings.HasPrefix(d, dir) {
-				t.Errorf("Destination %q", d)
-			}
-			_ = w.Stats()
-		}
-	})
-	for k := 1; k <= switches; k++ {
-		started.Store(int32(k))
-		if err := w.SetDestination(path(k)); err != nil {
-			t.Fatal(err)
-		}
-		done.Store(int32(k))
-		if got := w.Destination(); got != path(k) {
-			t.Errorf("Destination %q, want %q", got, path(k))
-		}
-		if k%5 == 0 { // a rotation: the same file again
-			if err := w.Reopen(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	finished.Store(true)
-	wg.Wait()
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	next := make([]int, loggers) // the index of each goroutine's next line
-	skip := func(g int) {        // past the lines that were not accepted
-		for next[g] < len(lines[g]) && !lines[g][next[g]].accepted {
-			next[g]++
-		}
-	}
-	var accepted, found uint64
-	for g := range loggers {
-		for _, l := range lines[g] {
-			if l.accepted {
-				accepted++
-			}
-		}
-		skip(g)
-	}
-	for k := 0; k <= switches; k++ {
-		for _, s := range readLines(t, path(k)) {
-			gs, is, _ := strings.Cut(s, " ")
-			g, err1 := strconv.Atoi(gs)
-			i, err2 := strconv.Atoi(is)
-			if err1 != nil || err2 != nil || g < 0 || g >= loggers {
-				t.Fatalf("file %d: bad line %q", k, s)
-			}
-			if i != next[g] {
-				t.Fatalf("file %d: line %q, want %d %d (lost or out of order)", k, s, g, next[g])
-			}
-			if l := lines[g][i]; int32(k) < l.lo || int32(k) > l.hi {
-				t.Errorf("line %q in file %d, want it in files %d to %d", s, k, l.lo, l.hi)
-			}
-			next[g]++
-			skip(g)
-			found++
-		}
-	}
-	for g := range loggers {
-		if next[g] != len(lines[g]) {
-			t.Errorf("goroutine %d: %d lines logged, line %d is missing", g, len(lines[g]), next[g])
-		}
-	}
-	st := w.Stats()
-	if st.Lines != accepted || found != accepted || st.Lost != 0 {
-		t.Errorf("stats %+v, %d lines accepted, %d found", st, accepted, found)
-	}
-	t.Logf("%d lines in %d files, %d dropped", found, switches+1, st.Dropped)
 }

@@ -12,7 +12,10 @@
 // of a refusal (*Error).
 //
 // Keys are fetched in the background; see New for what happens while
-// the JWKS cannot be reached.
+// the JWKS cannot be reached. An Authorizer made with Share checks tokens
+// with other settings (issuer, audiences, algorithms, leeway, scopes)
+// against the same keys, so a configuration reload that changes only
+// those does not fetch the JWKS again.
 package jwtauth
 
 import (
@@ -22,6 +25,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -36,11 +40,26 @@ type Authorizer struct {
 	opts       Options
 	algorithms map[string]bool
 	parser     *jwt.Parser
-	keys       jwkset.Storage
+	src        *keySource     // shared with the Authorizers made by Share
+	keys       jwkset.Storage // src.keys
 
-	ctx    context.Context // ends with Close or New's ctx: stops the key refreshes
-	cancel context.CancelFunc
+	// ctx bounds the key reads of Authorize: it ends with Close, or when
+	// src stops refreshing, after which a token with an unknown kid no
+	// longer makes the JWKS be fetched.
+	ctx       context.Context
+	cancel    context.CancelCauseFunc
+	closeOnce sync.Once
 }
+
+// ErrOtherKeys is returned by Share when opts would fetch another key set.
+var ErrOtherKeys = errors.New("jwtauth: the options need another key set")
+
+// ErrClosed is returned by Share when the keys are no longer refreshed:
+// every Authorizer sharing them is closed, or New's ctx has ended.
+var ErrClosed = errors.New("jwtauth: the key set is closed")
+
+// errClosing is the cause of the end of an Authorizer's ctx by Close.
+var errClosing = errors.New("jwtauth: authorizer closed")
 
 // Result is what a valid token tells about its bearer.
 type Result struct {
@@ -55,7 +74,8 @@ type Result struct {
 }
 
 // New checks opts and returns an Authorizer whose keys are refreshed in
-// the background until ctx ends or Close is called.
+// the background until ctx ends or it and every Authorizer made from it by
+// Share (which share its keys) are closed.
 //
 // New fetches the JWKS once before returning, waiting at most
 // opts.HTTPTimeout. If that fails (the issuer is down, the URL answers an
@@ -63,7 +83,8 @@ type Result struct {
 // gateway starts: it logs a warning, and every token is refused with 401
 // (unknown kid) until keys arrive, either at the next background refresh
 // or when a token's unknown kid triggers a refresh (at most once per
-// opts.UnknownKIDRefreshInterval). New fails only for invalid options.
+// opts.UnknownKIDRefreshInterval). New fails only for invalid options or
+// an ended ctx.
 func New(ctx context.Context, opts Options) (*Authorizer, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -73,6 +94,67 @@ func New(ctx context.Context, opts Options) (*Authorizer, error) {
 		return nil, fmt.Errorf("jwtauth: %w", err)
 	}
 
+	a := newChecker(o)
+	src, err := newKeySource(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	a.attach(src)
+
+	where := redacted(o.JWKSURL)
+	if keys, err := a.keys.KeyReadAll(a.ctx); err != nil || len(keys) == 0 {
+		o.Logger.Warn("jwt authorizer: no signing keys yet; tokens are refused (401) until the JWKS is fetched",
+			slog.String("url", where), slog.Duration("refresh_interval", o.RefreshInterval))
+	} else {
+		o.Logger.Info("jwt authorizer: JWKS fetched", slog.String("url", where), slog.Int("keys", len(keys)))
+	}
+	return a, nil
+}
+
+// Share returns an Authorizer that checks tokens with opts (issuer, audiences,
+// algorithms, leeway, scopes, logger...) against a's keys, without fetching them:
+// the key set and its background refreshes are shared. It returns ErrOtherKeys
+// when opts (after defaults) differ from a's in what decides the key set:
+// JWKSURL, RefreshInterval, UnknownKIDRefreshInterval, HTTPTimeout; and the
+// usual errors for invalid opts. The shared keys are refreshed until every
+// Authorizer sharing them is closed (or New's ctx ends).
+//
+// Once the refreshes have stopped, Share returns ErrClosed and shares
+// nothing; a itself may be closed as long as another Authorizer sharing
+// its keys is open. The Authorizers sharing keys also share the limit on
+// fetches for unknown kids (Options.UnknownKIDRefreshInterval).
+func (a *Authorizer) Share(opts Options) (*Authorizer, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if differ := a.opts.keySetDifferences(o); len(differ) > 0 {
+		return nil, fmt.Errorf("%w: %s differ", ErrOtherKeys, strings.Join(differ, ", "))
+	}
+	b := newChecker(o)
+	if err := a.src.acquire(b); err != nil {
+		return nil, err
+	}
+	b.attach(a.src)
+	return b, nil
+}
+
+// Close releases a's share of the keys: when no other Authorizer made by
+// New or Share shares them, their background refreshes stop, and one
+// under way is cancelled. A fetch for an unknown kid that a's Authorize
+// is waiting for is cancelled too. Authorize keeps working with the keys
+// already fetched, and fetches no more. Close may be called more than
+// once; only the first call releases a's share.
+func (a *Authorizer) Close() {
+	a.closeOnce.Do(func() {
+		a.cancel(errClosing)
+		a.src.release(a)
+	})
+}
+
+// newChecker returns an Authorizer checking tokens with o, which has its
+// defaults, without keys yet.
+func newChecker(o Options) *Authorizer {
 	a := &Authorizer{
 		opts:       o,
 		algorithms: make(map[string]bool, len(o.Algorithms)),
@@ -87,29 +169,14 @@ func New(ctx context.Context, opts Options) (*Authorizer, error) {
 	for _, alg := range o.Algorithms {
 		a.algorithms[alg] = true
 	}
-	a.ctx, a.cancel = context.WithCancel(ctx)
-
-	a.keys, err = newKeySet(a.ctx, o)
-	if err != nil {
-		a.cancel()
-		return nil, err
-	}
-
-	where := redacted(o.JWKSURL)
-	if keys, err := a.keys.KeyReadAll(a.ctx); err != nil || len(keys) == 0 {
-		o.Logger.Warn("jwt authorizer: no signing keys yet; tokens are refused (401) until the JWKS is fetched",
-			slog.String("url", where), slog.Duration("refresh_interval", o.RefreshInterval))
-	} else {
-		o.Logger.Info("jwt authorizer: JWKS fetched", slog.String("url", where), slog.Int("keys", len(keys)))
-	}
-	return a, nil
+	return a
 }
 
-// Close stops the background key refreshes, cancelling one under way.
-// Authorize keeps working with the keys already fetched. Close may be
-// called more than once.
-func (a *Authorizer) Close() {
-	a.cancel()
+// attach gives a the keys of src, of which it holds a share.
+func (a *Authorizer) attach(src *keySource) {
+	a.src = src
+	a.keys = src.keys
+	a.ctx, a.cancel = context.WithCancelCause(src.ctx)
 }
 
 // Authorize verifies token and returns its claims and scopes, or an

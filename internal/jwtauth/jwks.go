@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -23,13 +25,99 @@ import (
 // maxJWKSBytes bounds the JWKS response read from the issuer.
 const maxJWKSBytes = 1 << 20
 
-// newKeySet returns the JWKS storage for o: it fetches the set once
-// before returning (bounded by o.HTTPTimeout, and a failure is only
-// logged), then again every o.RefreshInterval until ctx ends, and on a
-// read of an unknown kid at most once per o.UnknownKIDRefreshInterval.
-// Failed fetches keep the keys fetched before.
-func newKeySet(ctx context.Context, o Options) (jwkset.Storage, error) {
+// keySource is a JWKS, fetched from one URL and refreshed in the
+// background, and the Authorizers sharing it: the one New made it for and
+// those made by Share. It counts them: its refreshes stop when the last
+// one is closed, or when New's ctx ends.
+type keySource struct {
+	keys jwkset.Storage
+	ctx  context.Context // ends when the refreshes stop
+	stop context.CancelFunc
+
+	mu      sync.Mutex
+	holders []*Authorizer // the open sharers, oldest first
+}
+
+// newKeySource returns the key source for a.opts, shared by a alone. It
+// fetches the set once before returning (bounded by HTTPTimeout, and a
+// failure is only logged), then again every RefreshInterval until ctx
+// ends or every sharer is closed, and on a read of an unknown kid at most
+// once per UnknownKIDRefreshInterval. Failed fetches keep the keys
+// fetched before.
+func newKeySource(ctx context.Context, a *Authorizer) (*keySource, error) {
+	src := &keySource{holders: []*Authorizer{a}}
+	src.ctx, src.stop = context.WithCancel(ctx)
+	keys, err := newKeySet(src.ctx, a.opts, src.logger)
+	if err != nil {
+		src.stop()
+		return nil, err
+	}
+	src.keys = keys
+	return src, nil
+}
+
+// acquire adds a to the sharers of src, unless the refreshes have stopped.
+func (src *keySource) acquire(a *Authorizer) error {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if len(src.holders) == 0 || src.ctx.Err() != nil {
+		return ErrClosed
+	}
+	src.holders = append(src.holders, a)
+	return nil
+}
+
+// release removes a from the sharers of src, and stops the refreshes when
+// it was the last one.
+func (src *keySource) release(a *Authorizer) {
+	src.mu.Lock()
+	src.holders = slices.DeleteFunc(src.holders, func(h *Authorizer) bool { return h == a })
+	last := len(src.holders) == 0
+	src.mu.Unlock()
+	if last {
+		src.stop()
+	}
+}
+
+// logger is where the fetch warnings go: to the logger of the newest
+// sharer still open, the one most likely to have the current settings.
+// It is nil once every sharer is closed.
+func (src *keySource) logger() *slog.Logger {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if len(src.holders) == 0 {
+		return nil
+	}
+	return src.holders[len(src.holders)-1].opts.Logger
+}
+
+// keySetDifferences names the options, with defaults, in which o and
+// other would fetch different key sets.
+func (o Options) keySetDifferences(other Options) []string {
+	var differ []string
+	if o.JWKSURL != other.JWKSURL {
+		differ = append(differ, "JWKSURL")
+	}
+	if o.RefreshInterval != other.RefreshInterval {
+		differ = append(differ, "RefreshInterval")
+	}
+	if o.UnknownKIDRefreshInterval != other.UnknownKIDRefreshInterval {
+		differ = append(differ, "UnknownKIDRefreshInterval")
+	}
+	if o.HTTPTimeout != other.HTTPTimeout {
+		differ = append(differ, "HTTPTimeout")
+	}
+	return differ
+}
+
+// newKeySet returns the JWKS storage for o, fetching and refreshing it as
+// newKeySource says until ctx ends. Failed fetches are logged to the
+// logger that logger returns at the time, if any.
+func newKeySet(ctx context.Context, o Options, logger func() *slog.Logger) (jwkset.Storage, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// Fetches are minutes apart: a connection kept between them would only
+	// outlive the key set, open, when the refreshes stop.
+	transport.DisableKeepAlives = true
 	client := &http.Client{
 		Timeout:   o.HTTPTimeout,
 		Transport: bodyLimit{next: transport, max: maxJWKSBytes},
@@ -47,11 +135,15 @@ func newKeySet(ctx context.Context, o Options) (jwkset.Storage, error) {
 		// slot is further away than this.
 		RateLimitWaitMax: o.HTTPTimeout,
 		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
-			return func(_ context.Context, err error) {
-				if ctx.Err() != nil {
+			return func(fetchCtx context.Context, err error) {
+				if ctx.Err() != nil || errors.Is(context.Cause(fetchCtx), errClosing) {
 					return // closing: the fetch was cancelled
 				}
-				o.Logger.Warn("jwt authorizer: fetching the JWKS failed; keeping the keys fetched before",
+				log := logger()
+				if log == nil {
+					return
+				}
+				log.Warn("jwt authorizer: fetching the JWKS failed; keeping the keys fetched before",
 					slog.String("url", where), slog.Any("error", err))
 			}
 		},

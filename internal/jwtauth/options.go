@@ -30,6 +30,10 @@ var supportedAlgorithms = []string{
 
 // Options configure an Authorizer. Only Issuer, Audiences and JWKSURL are
 // required; every other zero value means the documented default.
+//
+// JWKSURL, RefreshInterval, UnknownKIDRefreshInterval and HTTPTimeout
+// decide the key set: Authorizer.Share refuses options that differ from
+// the shared Authorizer's in any of them. The others may change freely.
 type Options struct {
 	// Issuer must equal the token's "iss" claim exactly. Required.
 	Issuer string
@@ -70,7 +74,8 @@ type Options struct {
 	// UnknownKIDRefreshInterval is the least time between two fetches of
 	// the JWKS triggered by a token whose "kid" is not among the known
 	// keys (how a key rotation is picked up before the next background
-	// refresh). Default: 5m.
+	// refresh). Authorizers sharing keys (Authorizer.Share) share this
+	// limit. Default: 5m.
 	UnknownKIDRefreshInterval time.Duration
 
 	// HTTPTimeout bounds one fetch of the JWKS: the first one, which New
@@ -78,8 +83,9 @@ type Options struct {
 	// waits for. Default: 5s.
 	HTTPTimeout time.Duration
 
-	// Logger receives the warnings about fetching the JWKS. Default:
-	// discard.
+	// Logger receives the warnings about fetching the JWKS. When
+	// Authorizers share keys (Authorizer.Share), the warnings go to the
+	// Logger of the newest one still open. Default: discard.
 	Logger *slog.Logger
 }
 

@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
@@ -64,14 +64,15 @@ func buildIntegration(cfg *config.Config, in *config.Integration, lambdas *awspr
 }
 
 // buildGuard builds the checks on upgrade requests: origins, $connect's
-// authorization and API keys. Its JWT authorizer, returned with the guard,
-// is prevJWT if that has the same options, else a new one (closed again
-// if buildGuard fails).
-func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.LambdaClients, client *http.Client, log *slog.Logger, prevJWT *jwtAuthorizer) (g *guard.Guard, jwt *jwtAuthorizer, err error) {
-	var created *jwtauth.Authorizer
+// authorization and API keys. Its JWT authorizer, returned with the guard
+// for the caller to close when the guard goes out of use, shares prevJWT's
+// keys when it can, so that a reload does not fetch them again (closed
+// again if buildGuard fails).
+func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.LambdaClients, client *http.Client, log *slog.Logger, prevJWT *jwtauth.Authorizer) (g *guard.Guard, jwt *jwtauth.Authorizer, err error) {
+	var built *jwtauth.Authorizer // jwt, which a failed return sets to nil
 	defer func() {
-		if err != nil && created != nil {
-			created.Close() // stops its key refreshes
+		if err != nil && built != nil {
+			built.Close() // releases its keys
 		}
 	}()
 	opts := guard.Options{Log: log, RequireOrigin: cfg.Origins.RequireOrigin}
@@ -137,18 +138,17 @@ func buildGuard(ctx context.Context, cfg *config.Config, lambdas *awsproxy.Lambd
 			Leeway: j.Leeway.D(), AuthorizationScopes: connect.AuthorizationScopes,
 			RefreshInterval: j.RefreshInterval.D(), UnknownKIDRefreshInterval: j.UnknownKIDRefreshInterval.D(),
 		}
-		if prevJWT != nil && reflect.DeepEqual(prevJWT.opts, jo) {
-			jwt = prevJWT
-		} else {
-			withLog := jo
-			withLog.Logger = log.With(slog.String("authorizer", connect.AuthorizerID))
-			ja, err := jwtauth.New(ctx, withLog)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", path, err)
-			}
-			jwt, created = &jwtAuthorizer{opts: jo, a: ja}, ja
+		jo.Logger = log.With(slog.String("authorizer", connect.AuthorizerID))
+		if prevJWT != nil {
+			jwt, err = prevJWT.Share(jo)
 		}
-		opts.JWT = jwt.a
+		if prevJWT == nil || errors.Is(err, jwtauth.ErrOtherKeys) || errors.Is(err, jwtauth.ErrClosed) {
+			jwt, err = jwtauth.New(ctx, jo)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		built, opts.JWT = jwt, jwt
 	}
 	if connect.APIKeyRequired {
 		opts.APIKeyRequired = true
@@ -251,15 +251,8 @@ func newMetrics(cfg *config.Config, s *Server) (*metrics.Metrics, error) {
 			return metrics.SessionCounts{SlowClosed: s.stats.SlowClosed.Load(),
 				QueueRejected: s.stats.QueueRejected.Load(), ProtocolClosed: s.stats.ProtocolClosed.Load()}
 		},
-		// The access log in use: a reload may turn it on or off.
-		AccessLog: func() (uint64, uint64) {
-			w := s.accessLog.Load()
-			if w == nil {
-				return 0, 0
-			}
-			st := w.Stats()
-			return st.Dropped, st.Lost
-		},
+		// Over every writer: a reload may turn access logs on or off.
+		AccessLog: s.accessLogLosses,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/switchboardgw/switchboard/internal/accesslog"
@@ -26,21 +28,12 @@ type generation struct {
 	guard      *guard.Guard
 	proxies    guard.Proxies
 	management *management.Handler
-	jwt        *jwtAuthorizer // nil: $connect has no JWT authorizer
+	// jwt is the guard's JWT authorizer, nil without one. The next
+	// generation's shares its keys when it fetches the same JWKS: a JWKS
+	// that cannot be fetched at the moment of a reload must not lock every
+	// client out.
+	jwt *jwtauth.Authorizer
 }
-
-// jwtAuthorizer is a JWT authorizer and the options it was built with. A
-// reload with the same options keeps it, and the keys it has fetched: a
-// JWKS that cannot be fetched at the moment of a reload must not lock
-// every client out.
-type jwtAuthorizer struct {
-	opts jwtauth.Options // Logger left out: it is not compared
-	a    *jwtauth.Authorizer
-}
-
-// retireAfter is how long an access log writer that a reload turned off
-// stays open, for the lines of messages still in flight.
-const retireAfter = 30 * time.Second
 
 // Config returns the configuration in use: the one given to New, or to
 // the last successful Apply, with the restart-only settings of the first.
@@ -58,10 +51,10 @@ func (s *Server) Config() *config.Config { return s.cur.Load().cfg }
 // If anything in next cannot be built (a file cannot be read, the JWKS
 // URL is malformed), Apply returns the error and nothing changes. Route
 // throttles and the REQUEST authorizer's cache start afresh; a JWT
-// authorizer whose settings did not change is kept, with its keys. Open
-// connections keep their own state (their message rate limiter), and
+// authorizer with the same key source shares the keys already fetched.
+// Open connections keep their own state (their message rate limiter), and
 // $disconnect deliveries waiting for a retry are retried on the new
-// $disconnect route.
+// $disconnect route. Apply never waits for the access log's writer.
 func (s *Server) Apply(next *config.Config) (restartOnly []string, err error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -97,18 +90,23 @@ type prepared struct {
 	gen  *generation
 	cert *tls.Certificate // nil without TLS
 	// log is the access log writer for gen: the one in use, or one opened
-	// for it (opened); nil when gen has no access log.
+	// for it (opened); nil when gen has no access log. target, when set, is
+	// the destination the writer in use moves to.
 	log    *accesslog.Writer
 	opened bool
+	target *accesslog.Target
 }
 
-// prepare builds a generation from cfg, with every side effect that can
-// fail done: reading the TLS certificate and the API keys, opening the
-// access log or pointing the one in use at its new destination. prevJWT is
-// the JWT authorizer in use, kept if the new one would have the same
-// options. On an error, whatever prepare started is stopped and nothing
-// in use has changed.
-func (s *Server) prepare(cfg *config.Config, prevJWT *jwtAuthorizer) (p prepared, err error) {
+// isStdout reports whether an access log destination is standard output.
+func isStdout(dest string) bool { return dest == "-" || dest == "stdout" }
+
+// prepare builds a generation from cfg, with every step that can fail
+// done: reading the TLS certificate and the API keys, opening the access
+// log's destination, building a JWT authorizer (sharing prevJWT's keys
+// when it can). On an error, whatever prepare started is stopped and
+// nothing in use has changed. Nothing in it waits for the access log's
+// writer, which may be stuck on a slow destination.
+func (s *Server) prepare(cfg *config.Config, prevJWT *jwtauth.Authorizer) (p prepared, err error) {
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -118,18 +116,26 @@ func (s *Server) prepare(cfg *config.Config, prevJWT *jwtAuthorizer) (p prepared
 	}
 	inUse := s.accessLog.Load()
 	if a := cfg.Stage.AccessLogSettings; a != nil {
-		if inUse != nil {
-			p.log = inUse // pointed at a.Destination last, once nothing else can fail
-		} else {
-			if p.log, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log}); err != nil {
-				return p, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
-			}
-			p.opened = true
+		p.log = inUse
+		switch {
+		case inUse == nil:
+			p.log, err = accesslog.Open(a.Destination, accesslog.Options{Logger: s.log})
+			p.opened = err == nil
+		case !isStdout(a.Destination) || !isStdout(inUse.Destination()):
+			// Opened again even when unchanged: that is the reopen log
+			// rotation needs. Retarget, in install, cannot fail.
+			p.target, err = accesslog.OpenTarget(a.Destination)
+		}
+		if err != nil {
+			return p, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
 		}
 	}
 	defer func() {
 		if err != nil && p.opened {
 			p.log.Close()
+		}
+		if err != nil && p.target != nil {
+			p.target.Close()
 		}
 	}()
 
@@ -159,14 +165,6 @@ func (s *Server) prepare(cfg *config.Config, prevJWT *jwtAuthorizer) (p prepared
 	if g.guard, g.jwt, err = buildGuard(s.integrationCtx, cfg, s.lambdas, s.client, s.log, prevJWT); err != nil {
 		return p, err
 	}
-	if inUse != nil && p.log == inUse {
-		if err := inUse.SetDestination(cfg.Stage.AccessLogSettings.Destination); err != nil {
-			if g.jwt != nil && g.jwt != prevJWT {
-				g.jwt.a.Close() // not needed after all
-			}
-			return p, fmt.Errorf("stage.accessLogSettings.destination: %w", err)
-		}
-	}
 	g.routes = s.dispatch.Build(selection, routes, dispatch.Stage{
 		Name: cfg.Stage.Name, APIID: cfg.API.ID, Variables: cfg.Stage.Variables,
 		MaxMessageBytes: cfg.Stage.Limits.MaxMessageBytes,
@@ -175,27 +173,82 @@ func (s *Server) prepare(cfg *config.Config, prevJWT *jwtAuthorizer) (p prepared
 	return p, nil
 }
 
-// install puts p in use in place of old (nil at start).
+// install puts p in use in place of old (nil at start). It cannot fail.
 func (s *Server) install(p prepared, old *generation) {
 	if p.cert != nil {
 		s.cert.Store(p.cert)
+	}
+	if p.target != nil {
+		if err := p.log.Retarget(p.target); err != nil { // only on a closed writer: not while serving
+			s.log.Error("access log", slog.String("error", err.Error()))
+		}
 	}
 	retire := s.accessLog.Load()
 	if p.log == retire {
 		retire = nil
 	}
 	s.accessLog.Store(p.log)
-	s.cur.Store(p.gen)
+	// The dispatcher first: a close handled on the new generation must not
+	// reach the old $disconnect route.
 	s.dispatch.Use(p.gen.routes)
-	if old != nil && old.jwt != nil && (p.gen.jwt == nil || p.gen.jwt.a != old.jwt.a) {
-		old.jwt.a.Close() // Authorize still works for handshakes under way
+	s.cur.Store(p.gen)
+	if old != nil && old.jwt != nil {
+		old.jwt.Close() // Authorize still works for handshakes under way
 	}
 	if retire != nil {
-		// Access logs are off from now on; messages in flight may still
-		// log a line.
-		s.retired = append(s.retired, retire)
-		time.AfterFunc(retireAfter, func() { retire.Close() })
+		s.retire(retire, inFlightBound(old.cfg))
 	}
+}
+
+// retire closes an access log writer that a reload turned off, once the
+// messages and handshakes that started before have had time to log their
+// lines (after). Its counts stay in switchboard_access_log_dropped_total.
+func (s *Server) retire(w *accesslog.Writer, after time.Duration) {
+	s.retiredMu.Lock()
+	s.retired = append(s.retired, w)
+	s.retiredMu.Unlock()
+	time.AfterFunc(after, func() {
+		w.Close()
+		s.retiredMu.Lock()
+		defer s.retiredMu.Unlock()
+		if i := slices.Index(s.retired, w); i >= 0 {
+			st := w.Stats()
+			s.retiredDropped += st.Dropped
+			s.retiredLost += st.Lost
+			s.retired = slices.Delete(s.retired, i, i+1)
+		}
+	})
+}
+
+// accessLogLosses is the access log's lines dropped and lost since the
+// start, over every writer.
+func (s *Server) accessLogLosses() (dropped, lost uint64) {
+	s.retiredMu.Lock()
+	defer s.retiredMu.Unlock()
+	dropped, lost = s.retiredDropped, s.retiredLost
+	for _, w := range append(s.retired, s.accessLog.Load()) {
+		if w != nil {
+			st := w.Stats()
+			dropped, lost = dropped+st.Dropped, lost+st.Lost
+		}
+	}
+	return dropped, lost
+}
+
+// inFlightBound is how long a message or handshake that started under cfg
+// may still run: its longest authorizer call and its longest integration
+// call, plus a margin.
+func inFlightBound(cfg *config.Config) time.Duration {
+	longest := 0
+	for _, a := range cfg.Authorizers {
+		longest = max(longest, a.TimeoutInMillis)
+	}
+	calls := longest
+	longest = 0
+	for _, in := range cfg.Integrations {
+		longest = max(longest, in.TimeoutInMillis)
+	}
+	return time.Duration(calls+longest)*time.Millisecond + 5*time.Second
 }
 
 // buildManagement builds the @connections API handler: its credentials

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -244,36 +245,51 @@ func TestReloadMendsDisconnectRetries(t *testing.T) {
 	}
 }
 
-// Messages flowing through many reloads: every one is answered, by the
-// old configuration or the new, and no connection closes.
+// Messages flowing through many reloads, with connections coming and
+// going: every message is answered, by the configuration in use when it
+// was sent or a later one, never an older one.
 func TestReloadUnderTraffic(t *testing.T) {
 	ts := sbt.RunServer(t, reloadYAML("v0", "r"))
 	const clients, reloads = 8, 40
+	var applied atomic.Int64 // the last version Apply has returned for
 	var wg sync.WaitGroup
 	var stop atomic.Bool
 	var answered atomic.Int64
-	errs := make(chan error, clients)
+	errs := make(chan error, clients+1)
 	for range clients {
 		c := sbt.MustDial(t, ts.URL)
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				msg := fmt.Sprint(i)
+				least := applied.Load()
 				c.SendText(msg)
 				got, err := c.Read(5 * time.Second)
 				if err != nil {
 					errs <- err
 					return
 				}
-				if !strings.HasPrefix(string(got.Payload), "v") || !strings.HasSuffix(string(got.Payload), ":"+msg) {
-					errs <- fmt.Errorf("message %s answered %q", msg, got.Payload)
+				var version int64
+				if _, err := fmt.Sscanf(string(got.Payload), "v%d:"+msg, &version); err != nil || version < least {
+					errs <- fmt.Errorf("message %s sent after version %d was applied: answered %q", msg, least, got.Payload)
 					return
 				}
 				answered.Add(1)
 			}
 		})
 	}
+	wg.Go(func() { // connections opened and closed throughout
+		for !stop.Load() {
+			c, err := sbt.Dial(t, ts.URL, sbt.DialOptions{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			c.Close(1000, "")
+		}
+	})
 	for i := 1; i <= reloads; i++ {
 		apply(t, ts, reloadYAML(fmt.Sprintf("v%d", i), "r"))
+		applied.Store(int64(i))
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -281,9 +297,93 @@ func TestReloadUnderTraffic(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if answered.Load() == 0 || ts.Connections() != clients {
-		t.Errorf("%d messages answered, %d of %d connections open", answered.Load(), ts.Connections(), clients)
+	if answered.Load() == 0 {
+		t.Error("no message answered")
 	}
+	sbt.CheckFor(t, 5*time.Second, func() error {
+		if n := ts.Connections(); n != clients {
+			return fmt.Errorf("%d connections open, want the %d that never closed", n, clients)
+		}
+		return nil
+	})
+}
+
+// Failed reloads leave nothing behind: not the JWT authorizer built for
+// them (and its refreshes), not the access log file opened for them.
+func TestFailedReloadsLeakNothing(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := newCountingJWKS(t, &key.PublicKey), newCountingJWKS(t, &key.PublicKey)
+	dir := t.TempDir()
+	yaml := func(keys *countingJWKS, log, keysFile string) string {
+		return sbt.ManagementYAML + `
+stage: {accessLogSettings: {destination: ` + log + `, format: $context.requestId}}
+apiKeysFile: ` + keysFile + `
+authorizers:
+  jwt:
+    type: JWT
+    identitySource: route.request.header.Authorization
+    jwtConfiguration: {issuer: "https://issuer.example", audience: [chat], jwksUri: "` + keys.URL + `"}
+integrations: {echo: {type: MOCK, response: {body: ok}}}
+routes:
+  $connect: {integration: echo, authorizationType: JWT, authorizerId: jwt, apiKeyRequired: true}
+  $default: {integration: echo, routeResponseSelectionExpression: $default}
+`
+	}
+	keysFile := filepath.Join(dir, "keys")
+	if err := os.WriteFile(keysFile, []byte("k 0000000000000000000000000000000000000000000000000000000000000000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := sbt.RunServer(t, yaml(first, filepath.Join(dir, "a.log"), keysFile))
+	// Each fails on the keys file, after the authorizer and the log's new
+	// destination were made.
+	broken := parseNext(t, ts, yaml(second, filepath.Join(dir, "b.log"), filepath.Join(dir, "missing")))
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(entries)
+	}
+	if _, err := ts.Apply(broken); err == nil {
+		t.Fatal("a reload with a missing keys file succeeded")
+	}
+	goroutines, files := runtime.NumGoroutine(), fds()
+	for range 20 {
+		if _, err := ts.Apply(broken); err == nil || !strings.Contains(err.Error(), "apiKeysFile") {
+			t.Fatalf("apply: %v, want the keys file's error", err)
+		}
+	}
+	sbt.CheckFor(t, 10*time.Second, func() error {
+		if g, f := runtime.NumGoroutine(), fds(); g > goroutines+2 || f > files+2 {
+			return fmt.Errorf("after 20 failed reloads: %d goroutines (was %d), %d files (was %d)", g, goroutines, f, files)
+		}
+		return nil
+	})
+	if got := ts.Server.Config().Stage.AccessLogSettings.Destination; got != filepath.Join(dir, "a.log") {
+		t.Errorf("access log in use: %s", got)
+	}
+}
+
+// When a reload leaves no $disconnect route, the deliveries waiting for a
+// retry are dropped and counted.
+func TestReloadWithoutDisconnectDropsQueued(t *testing.T) {
+	const n = 5
+	broken := newFlakyBackend(t, 0)
+	broken.down.Store(true)
+	ts := sbt.RunServer(t, disconnectRetryYAML(broken, "{initialBackoff: 50ms, maxBackoff: 100ms, retryWindow: 1m}"))
+	clients, _ := dialIDs(t, ts, n)
+	for _, c := range clients {
+		c.Close(1000, "bye")
+	}
+	waitOutcomes(t, ts, 10*time.Second, map[string]int{"failed": n, "delivered": 0}, "failed")
+	apply(t, ts, sbt.ManagementYAML+`
+metrics: {listen: "127.0.0.1:0"}
+disconnectRetry: {initialBackoff: 50ms, maxBackoff: 100ms, retryWindow: 1m}
+`+opsEcho)
+	waitOutcomes(t, ts, 10*time.Second, map[string]int{"dropped": n, "delivered": 0})
 }
 
 // countingJWKS serves a key set and counts the fetches; while down it
@@ -316,22 +416,23 @@ func newCountingJWKS(t *testing.T, key *rsa.PublicKey) *countingJWKS {
 	return j
 }
 
-// A reload that leaves the JWT authorizer's settings alone keeps it and
-// its keys: with the issuer down at that moment, tokens are still
-// accepted. Changed settings build a new one.
-func TestReloadKeepsJWTAuthorizer(t *testing.T) {
+// A reload that changes the JWT authorizer's checks but not its key set
+// shares the keys: with the issuer down at that moment, tokens are still
+// verified, and nothing is fetched. A new key set is fetched, and the
+// replaced authorizer stops refreshing the old one.
+func TestReloadSharesJWTKeys(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := newCountingJWKS(t, &key.PublicKey)
-	yaml := func(audience string) string {
+	first, second := newCountingJWKS(t, &key.PublicKey), newCountingJWKS(t, &key.PublicKey)
+	yaml := func(keys *countingJWKS, audience string) string {
 		return sbt.ManagementYAML + `
 authorizers:
   jwt:
     type: JWT
     identitySource: route.request.header.Authorization
-    jwtConfiguration: {issuer: "https://issuer.example", audience: [` + audience + `], jwksUri: "` + keys.URL + `"}
+    jwtConfiguration: {issuer: "https://issuer.example", audience: [` + audience + `], jwksUri: "` + keys.URL + `", refreshInterval: 1s}
 integrations: {echo: {type: MOCK, response: {body: ok}}}
 routes:
   $connect: {integration: echo, authorizationType: JWT, authorizerId: jwt}
@@ -348,52 +449,64 @@ routes:
 		}
 		return sbt.DialOptions{Header: header("Authorization", "Bearer "+s)}
 	}
-	ts := sbt.RunServer(t, yaml("chat"))
+	ts := sbt.RunServer(t, yaml(first, "chat"))
 	if _, err := sbt.Dial(t, ts.URL, token("chat")); err != nil {
 		t.Fatalf("before the reload: %v", err)
 	}
 
-	keys.down.Store(true)
-	before := keys.fetches.Load()
-	apply(t, ts, yaml("chat"))
-	if n := keys.fetches.Load() - before; n != 0 {
-		t.Errorf("the JWKS was fetched %d times by a reload that changed nothing about it", n)
+	first.down.Store(true)
+	before := first.fetches.Load()
+	apply(t, ts, yaml(first, "other"))
+	if n := first.fetches.Load() - before; n > 1 { // one background refresh may fall in between
+		t.Errorf("the JWKS was fetched %d times by a reload that kept its key set", n)
 	}
-	if _, err := sbt.Dial(t, ts.URL, token("chat")); err != nil {
-		t.Errorf("after the reload, with the issuer down: %v", err)
-	}
-
-	keys.down.Store(false)
-	apply(t, ts, yaml("other"))
-	if keys.fetches.Load() == before {
-		t.Error("new JWT settings did not build a new authorizer")
+	if _, err := sbt.Dial(t, ts.URL, token("other")); err != nil {
+		t.Errorf("a token for the new audience, with the issuer down: %v", err)
 	}
 	refusedWith(t, ts.URL, token("chat"), http.StatusUnauthorized)
+
+	apply(t, ts, yaml(second, "other"))
+	if second.fetches.Load() == 0 {
+		t.Error("a new jwksUri was not fetched")
+	}
 	if _, err := sbt.Dial(t, ts.URL, token("other")); err != nil {
-		t.Errorf("a token for the new audience: %v", err)
+		t.Errorf("with the new key set: %v", err)
+	}
+	// Both refresh every second: while the new one refreshes three times,
+	// the old one, closed, adds at most a fetch that was under way.
+	old, from := first.fetches.Load(), second.fetches.Load()
+	sbt.CheckFor(t, 20*time.Second, func() error {
+		if n := second.fetches.Load() - from; n < 3 {
+			return fmt.Errorf("%d refreshes of the new key set", n)
+		}
+		return nil
+	})
+	if n := first.fetches.Load() - old; n > 1 {
+		t.Errorf("the replaced authorizer fetched its key set %d more times", n)
 	}
 }
 
-// Access logs turned on and then off by reloads.
+// Access logs turned on, off and on again by reloads: lines are written
+// exactly while they are on, and the dropped-lines metric never goes back.
 func TestReloadTurnsAccessLogOnAndOff(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "access.log")
-	ts := sbt.RunServer(t, sbt.ManagementYAML+opsEcho)
+	off := sbt.ManagementYAML + "metrics: {listen: \"127.0.0.1:0\"}\n" + opsEcho
+	on := off + "stage: {accessLogSettings: {destination: " + path + ", format: \"$context.eventType $context.requestId\"}}\n"
+	ts := sbt.RunServer(t, off)
 	c := sbt.MustDial(t, ts.URL)
-	c.SendText("before")
-	c.ExpectText("echo:before")
-	on := sbt.ManagementYAML + `
-stage: {accessLogSettings: {destination: ` + path + `, format: "$context.eventType $context.requestId"}}
-` + opsEcho
-	apply(t, ts, on)
-	c.SendText("during")
-	c.ExpectText("echo:during")
-	apply(t, ts, sbt.ManagementYAML+opsEcho)
-	c.SendText("after")
-	c.ExpectText("echo:after")
-	apply(t, ts, sbt.ManagementYAML+opsEcho) // the writer turned off is closed by shutdown, or after a while
-	ts.Shutdown(t.Context())
-	if got := logLines(path); !slices.Equal(got, []string{"MESSAGE"}) {
-		t.Errorf("access log %q, want the one message sent while it was on", got)
+	for _, step := range []struct{ config, msg string }{{off, "before"}, {on, "on"}, {off, "off"}, {on, "again"}} {
+		apply(t, ts, step.config)
+		c.SendText(step.msg)
+		c.ExpectText("echo:" + step.msg)
+	}
+	rr := httptest.NewRecorder()
+	ts.MetricsHandler().ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if !strings.Contains(rr.Body.String(), `switchboard_access_log_dropped_total{`) {
+		t.Error("/metrics lacks the access log's dropped lines")
+	}
+	ts.Shutdown(t.Context()) // flushes every writer, the one turned off included
+	if got := logLines(path); !slices.Equal(got, []string{"MESSAGE", "MESSAGE"}) {
+		t.Errorf("access log %q, want the two messages sent while it was on", got)
 	}
 }
 

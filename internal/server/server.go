@@ -45,10 +45,14 @@ type Server struct {
 	dispatch *dispatch.Dispatcher
 	metrics  *metrics.Metrics // nil: metrics are off
 	// accessLog is the access log writer, nil while access logs are off;
-	// retired holds those a reload turned off, closed at shutdown if not
-	// before. Both change under reloadMu.
-	accessLog atomic.Pointer[accesslog.Writer]
-	retired   []*accesslog.Writer
+	// it changes under reloadMu. retired holds those a reload turned off
+	// until they are closed (at shutdown if not before), and retiredDropped
+	// and retiredLost the counts of those closed.
+	accessLog      atomic.Pointer[accesslog.Writer]
+	retiredMu      sync.Mutex
+	retired        []*accesslog.Writer
+	retiredDropped uint64
+	retiredLost    uint64
 	// lambdas and client are shared by the integrations and authorizers of
 	// every generation, and so are their connection pools.
 	lambdas *awsproxy.LambdaClients
@@ -362,13 +366,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.poller != nil {
 		s.poller.Close()
 	}
-	s.reloadMu.Lock()
-	for _, w := range append(s.retired, s.accessLog.Load()) {
+	s.retiredMu.Lock()
+	closing := append(s.retired, s.accessLog.Load())
+	s.retiredMu.Unlock()
+	for _, w := range closing {
 		if w != nil {
 			w.Close() // flushes: every line logged so far is written
 		}
 	}
-	s.reloadMu.Unlock()
 	s.log.Info("stopped",
 		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),
 		slog.Int64("sendsRejectedQueueFull", s.stats.QueueRejected.Load()),

@@ -18,7 +18,12 @@ type Limiter struct {
 
 // Allow reports whether one request may happen at now (nanoseconds, see
 // [Now]) under r, and takes its token if so. A nil or zero r admits
-// everything without touching the state. A refusal only reads the state.
+// everything without touching the state. A refusal only reads the state,
+// unless the state is beyond what r allows (an empty bucket: TAT at most
+// now + burst × interval), which only a stricter rate before can have left
+// (the configuration was reloaded): it is then brought back to that bound,
+// so a looser rate lets a throttled connection through as soon as its own
+// interval allows, not the old one.
 func (l *Limiter) Allow(now int64, r *Rate) bool {
 	if r == nil || r.interval == 0 {
 		return true
@@ -27,6 +32,9 @@ func (l *Limiter) Allow(now int64, r *Rate) bool {
 		tat := l.tat.Load()
 		next, ok := r.next(tat, now)
 		if !ok {
+			if tat-r.tolerance > now {
+				l.tat.CompareAndSwap(tat, now+r.tolerance)
+			}
 			return false
 		}
 		if l.tat.CompareAndSwap(tat, next) {

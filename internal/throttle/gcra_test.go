@@ -300,3 +300,31 @@ func TestLimiterNowFarInThePast(t *testing.T) {
 		t.Fatalf("IPs admitted %d handshakes at math.MinInt64, more than the burst of 2", admitted)
 	}
 }
+
+// A state left by a stricter rate (before a reload) holds a connection
+// back no longer than the new rate's own empty bucket would.
+func TestLimiterLooserRateAfterStricter(t *testing.T) {
+	strict := mustRate(t, Limit{Rate: 0.001, Burst: 2}) // one token per 1000 s
+	loose := mustRate(t, Limit{Rate: 10, Burst: 2})     // one per 100 ms
+	var l Limiter
+	for i, want := range []bool{true, true, false} {
+		if got := l.Allow(0, strict); got != want {
+			t.Fatalf("strict %d: %v", i, got)
+		}
+	}
+	steps := []struct {
+		at   int64
+		want bool
+	}{
+		{1 * ms, false},   // the loose bucket, empty now
+		{99 * ms, false},  // its interval has not passed
+		{101 * ms, true},  // it has: not the strict 1000 s
+		{102 * ms, false}, // and the loose rate holds from then on
+		{201 * ms, true},
+	}
+	for i, s := range steps {
+		if got := l.Allow(s.at, loose); got != s.want {
+			t.Fatalf("loose step %d at %v: Allow = %v, want %v", i, time.Duration(s.at), got, s.want)
+		}
+	}
+}
