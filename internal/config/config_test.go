@@ -336,3 +336,27 @@ routes:
 		t.Error("a route with no throttling settings is throttled")
 	}
 }
+
+// A broken model and a route's model settings are reported at their paths.
+func TestModelProblemPaths(t *testing.T) {
+	_, err := Parse([]byte(`
+management: {auth: none}
+models: {A: {type: 1}, B: {type: object}}
+integrations: {m: {type: MOCK}}
+routes:
+  r: {integration: m, modelSelectionExpression: $default, requestModels: {$default: C}}
+`), env(nil))
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("Parse error = %v, want Problems", err)
+	}
+	for _, prefix := range []string{"models.A: ", `routes.r: requestModels["$default"]: unknown model "C"`} {
+		found := false
+		for _, problem := range p {
+			found = found || strings.HasPrefix(problem, prefix)
+		}
+		if !found {
+			t.Errorf("no problem starts with %q in %q", prefix, p)
+		}
+	}
+}

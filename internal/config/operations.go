@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -241,7 +242,22 @@ func (c *Config) validateOperations(add func(string, string, ...any)) {
 		}
 	}
 	if _, err := c.ModelSet(); err != nil {
-		add("models", "%v", err)
+		// Each problem at its path: models.NAME or routes.KEY.
+		errs := []error{err}
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = joined.Unwrap()
+		}
+		for _, err := range errs {
+			var ce *model.ConfigError
+			switch {
+			case !errors.As(err, &ce):
+				add("models", "%v", err)
+			case ce.Model != "":
+				add("models."+ce.Model, "%v", ce.Err)
+			default:
+				add("routes."+ce.Route, "%v", ce.Err)
+			}
+		}
 	}
 	if d := c.Drain(); d < 0 || d >= c.ShutdownTimeout.D() {
 		add("drainWindow", "%v: want 0 or more, and less than shutdownTimeout (%v)", d, c.ShutdownTimeout.D())

@@ -102,7 +102,7 @@ func New(opts Options) (*Set, error) {
 			continue
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("route %q: %w", key, err))
+			errs = append(errs, &ConfigError{Route: key, Err: err})
 			continue
 		}
 		s.routes[key] = r
@@ -112,6 +112,22 @@ func New(opts Options) (*Set, error) {
 	}
 	return s, nil
 }
+
+// ConfigError is one problem New found: with a model (Model set), or
+// with a route's model settings (Route set). New returns them joined.
+type ConfigError struct {
+	Model, Route string
+	Err          error
+}
+
+func (e *ConfigError) Error() string {
+	if e.Model != "" {
+		return fmt.Sprintf("model %q: %v", e.Model, e.Err)
+	}
+	return fmt.Sprintf("route %q: %v", e.Route, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // errReported says a route uses a model whose own error is already in the
 // list, and has no problem of its own.
@@ -125,16 +141,16 @@ func compileModels(src map[string]string) (map[string]*compiledModel, []error) {
 	names := slices.Sorted(maps.Keys(src))
 	for _, name := range names {
 		if err := checkModelName(name); err != nil {
-			errs = append(errs, fmt.Errorf("model %q: %w", name, err))
+			errs = append(errs, &ConfigError{Model: name, Err: err})
 			continue
 		}
 		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(src[name]))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("model %q: schema is not JSON: %w", name, err))
+			errs = append(errs, &ConfigError{Model: name, Err: fmt.Errorf("schema is not JSON: %w", err)})
 			continue
 		}
 		if err := checkDraft(doc); err != nil {
-			errs = append(errs, fmt.Errorf("model %q: %w", name, err))
+			errs = append(errs, &ConfigError{Model: name, Err: err})
 			continue
 		}
 		docs[name] = doc
@@ -147,7 +163,7 @@ func compileModels(src map[string]string) (map[string]*compiledModel, []error) {
 	for _, name := range names {
 		if doc, ok := docs[name]; ok {
 			if err := c.AddResource(modelURL(name), doc); err != nil {
-				errs = append(errs, fmt.Errorf("model %q: %s", name, shortenURLs(err.Error())))
+				errs = append(errs, &ConfigError{Model: name, Err: errors.New(shortenURLs(err.Error()))})
 				delete(docs, name)
 			}
 		}
@@ -159,7 +175,7 @@ func compileModels(src map[string]string) (map[string]*compiledModel, []error) {
 		}
 		sch, err := c.Compile(modelURL(name))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("model %q: %s", name, shortenURLs(err.Error())))
+			errs = append(errs, &ConfigError{Model: name, Err: errors.New(shortenURLs(err.Error()))})
 			continue
 		}
 		models[name] = &compiledModel{name: name, schema: sch}

@@ -2,17 +2,23 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/switchboardgw/switchboard/internal/config"
+	"github.com/switchboardgw/switchboard/internal/server"
 	sbt "github.com/switchboardgw/switchboard/internal/switchboardtest"
 )
 
@@ -221,5 +227,56 @@ stage:
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// An access log destination that stops taking lines (a pipe nobody reads)
+// does not hold shutdown past its deadline.
+func TestShutdownWithAStuckAccessLog(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "access.pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// A reader that never reads, opened first so that the gateway's open
+	// does not wait for one.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cfg, err := config.Parse([]byte(sbt.ManagementYAML+`
+stage: {accessLogSettings: {destination: `+fifo+`, format: "$context.requestId `+strings.Repeat("x", 1000)+`"}}
+`+opsEcho), os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := server.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	c := sbt.MustDial(t, "ws://"+ln.Addr().String()+"/dev")
+	for range 200 { // 200 KiB of lines: more than the pipe holds
+		c.SendText("m")
+		c.ExpectText("echo:m")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = srv.Shutdown(ctx)
+	if took := time.Since(start); took > 6*time.Second {
+		t.Errorf("shutdown took %v with a 2 s deadline", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "access log") {
+		t.Errorf("shutdown: %v, want the access log's error", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }

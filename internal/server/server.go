@@ -304,6 +304,36 @@ func (s *Server) drain(ctx context.Context) {
 	}
 }
 
+// closeAccessLogs closes every access log writer, which writes out every
+// line logged so far, waiting until ctx ends (or for a second, when it
+// already has): a destination that does not take the lines must not hold
+// the process.
+func (s *Server) closeAccessLogs(ctx context.Context) error {
+	s.retiredMu.Lock()
+	closing := append(s.retired, s.accessLog.Load())
+	s.retiredMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, w := range closing {
+			if w != nil {
+				w.Close()
+			}
+		}
+	}()
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: the access log's last lines are not written: %w", ctx.Err())
+	}
+}
+
 // Connections returns the number of open connections.
 func (s *Server) Connections() int { return int(s.liveCount.Load()) }
 
@@ -366,14 +396,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.poller != nil {
 		s.poller.Close()
 	}
-	s.retiredMu.Lock()
-	closing := append(s.retired, s.accessLog.Load())
-	s.retiredMu.Unlock()
-	for _, w := range closing {
-		if w != nil {
-			w.Close() // flushes: every line logged so far is written
-		}
-	}
+	s.client.CloseIdleConnections() // the integrations' keep-alive connections
+	err = errors.Join(err, s.closeAccessLogs(ctx))
 	s.log.Info("stopped",
 		slog.Int64("slowClientsClosed", s.stats.SlowClosed.Load()),
 		slog.Int64("sendsRejectedQueueFull", s.stats.QueueRejected.Load()),
