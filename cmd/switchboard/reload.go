@@ -83,8 +83,8 @@ func reload(srv *server.Server, f *configFile, log *slog.Logger, trigger string)
 	trig := slog.String("trigger", trigger)
 	if f == nil {
 		if err := srv.Reload(); err != nil {
-			log.Error("reload failed; still serving with what was loaded before", trig, slog.String("error", err.Error()))
 			reopenAccessLog(srv, log, trigger)
+			log.Error("reload failed; still serving with what was loaded before", trig, slog.String("error", err.Error()))
 			return
 		}
 		log.Info("reloaded", trig)
@@ -92,16 +92,16 @@ func reload(srv *server.Server, f *configFile, log *slog.Logger, trigger string)
 	}
 	next, err := f.load()
 	if err != nil {
+		reopenAccessLog(srv, log, trigger)
 		log.Error("reload rejected: the configuration file is invalid; still serving the configuration in use",
 			trig, slog.String("config", f.path), slog.String("error", err.Error()))
-		reopenAccessLog(srv, log, trigger)
 		return
 	}
 	restartOnly, err := srv.Apply(next)
 	if err != nil {
+		reopenAccessLog(srv, log, trigger)
 		log.Error("reload failed; still serving the configuration in use",
 			trig, slog.String("config", f.path), slog.String("error", err.Error()))
-		reopenAccessLog(srv, log, trigger)
 		return
 	}
 	log.Info("reloaded", trig, slog.String("config", f.path))
@@ -112,7 +112,8 @@ func reload(srv *server.Server, f *configFile, log *slog.Logger, trigger string)
 }
 
 // reopenAccessLog reopens the access log file after a SIGHUP whose reload
-// did not happen: log rotation must not depend on the configuration.
+// did not happen (before saying so: by then the reopen has happened): log
+// rotation must not depend on the configuration.
 func reopenAccessLog(srv *server.Server, log *slog.Logger, trigger string) {
 	if trigger != "SIGHUP" {
 		return

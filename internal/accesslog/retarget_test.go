@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -745,4 +746,29 @@ func TestWriterRetargetConcurrent(t *testing.T) {
 		t.Errorf("stats %+v, %d lines accepted, %d found", st, accepted, found)
 	}
 	t.Logf("%d lines in %d files, %d dropped", found, switches+1, st.Dropped)
+}
+
+// A named pipe with no reader is an error at once, not an open that waits
+// for one (which would hold a reload, or the signal loop, indefinitely).
+func TestOpenTargetPipeWithoutReader(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		tg, err := OpenTarget(fifo)
+		if err == nil {
+			tg.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("OpenTarget of a pipe nobody reads succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OpenTarget of a pipe nobody reads is still waiting")
+	}
 }

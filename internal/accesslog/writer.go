@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -137,11 +138,15 @@ type Target struct {
 
 // OpenTarget opens dest as Open does: "-" or "stdout" is standard output;
 // anything else a file, created with mode 0640 if needed and appended to.
+// It never waits: a named pipe that no process reads is an error (ENXIO)
+// rather than an open that blocks until one does.
 func OpenTarget(dest string) (*Target, error) {
 	if dest == "-" || dest == stdout {
 		return &Target{out: os.Stdout, name: stdout}, nil
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	// O_NONBLOCK changes nothing for a regular file; a pipe's writes then
+	// go through the runtime's poller.
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("open access log: %w", err)
 	}

@@ -313,7 +313,7 @@ func (rt *Routes) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 // throttle, the route's model. A message that fails one gets its error
 // frame (and its access log line) here, and false.
 func (rt *Routes) admit(c *session.Conn, r *messageRoute, ev *awsapi.Event, now time.Time) bool {
-	throttled := rt.checks.ConnRate != nil && !c.Limiter.Allow(throttle.Nanos(now), rt.checks.ConnRate) ||
+	throttled := rt.checks.ConnRate != nil && !c.Limiter.AllowSerial(throttle.Nanos(now), rt.checks.ConnRate) ||
 		r.throttle != nil && !r.throttle.AllowAt(throttle.Nanos(now))
 	if throttled {
 		rt.checks.Metrics.ThrottledMessage()

@@ -195,14 +195,20 @@ func (s *Server) install(p prepared, old *generation) {
 	if old != nil && old.jwt != nil {
 		old.jwt.Close() // Authorize still works for handshakes under way
 	}
+	if old != nil {
+		if quiet := time.Now().Add(inFlightBound(old.cfg)); quiet.After(s.logQuietAt) {
+			s.logQuietAt = quiet
+		}
+	}
 	if retire != nil {
-		s.retire(retire, inFlightBound(old.cfg))
+		s.retire(retire, time.Until(s.logQuietAt))
 	}
 }
 
 // retire closes an access log writer that a reload turned off, once the
-// messages and handshakes that started before have had time to log their
-// lines (after). Its counts stay in switchboard_access_log_dropped_total.
+// messages and handshakes that started before, under this configuration or
+// an earlier one, have had time to log their lines (after). Its counts stay
+// in switchboard_access_log_dropped_total.
 func (s *Server) retire(w *accesslog.Writer, after time.Duration) {
 	s.retiredMu.Lock()
 	s.retired = append(s.retired, w)
@@ -226,7 +232,7 @@ func (s *Server) accessLogLosses() (dropped, lost uint64) {
 	s.retiredMu.Lock()
 	defer s.retiredMu.Unlock()
 	dropped, lost = s.retiredDropped, s.retiredLost
-	for _, w := range append(s.retired, s.accessLog.Load()) {
+	for _, w := range append(slices.Clone(s.retired), s.accessLog.Load()) {
 		if w != nil {
 			st := w.Stats()
 			dropped, lost = dropped+st.Dropped, lost+st.Lost

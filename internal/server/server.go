@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,10 @@ type Server struct {
 	retired        []*accesslog.Writer
 	retiredDropped uint64
 	retiredLost    uint64
+	// logQuietAt is when every message and handshake begun under a
+	// configuration replaced so far will have ended (under reloadMu): a
+	// writer turned off is closed then, not before.
+	logQuietAt time.Time
 	// lambdas and client are shared by the integrations and authorizers of
 	// every generation, and so are their connection pools.
 	lambdas *awsproxy.LambdaClients
@@ -310,7 +315,7 @@ func (s *Server) drain(ctx context.Context) {
 // the process.
 func (s *Server) closeAccessLogs(ctx context.Context) error {
 	s.retiredMu.Lock()
-	closing := append(s.retired, s.accessLog.Load())
+	closing := append(slices.Clone(s.retired), s.accessLog.Load())
 	s.retiredMu.Unlock()
 	done := make(chan struct{})
 	go func() {

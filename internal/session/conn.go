@@ -70,7 +70,8 @@ type Info struct {
 type Conn struct {
 	Info
 	// Limiter is the state of the handler's per-connection message rate
-	// limit: 8 bytes, unused when there is none.
+	// limit: 8 bytes, unused when there is none. The handler calls it from
+	// the reader only, one message at a time (throttle.Limiter.AllowSerial).
 	Limiter throttle.Limiter
 
 	conn       net.Conn

@@ -18,12 +18,7 @@ type Limiter struct {
 
 // Allow reports whether one request may happen at now (nanoseconds, see
 // [Now]) under r, and takes its token if so. A nil or zero r admits
-// everything without touching the state. A refusal only reads the state,
-// unless the state is beyond what r allows (an empty bucket: TAT at most
-// now + burst × interval), which only a stricter rate before can have left
-// (the configuration was reloaded): it is then brought back to that bound,
-// so a looser rate lets a throttled connection through as soon as its own
-// interval allows, not the old one.
+// everything without touching the state. A refusal only reads the state.
 func (l *Limiter) Allow(now int64, r *Rate) bool {
 	if r == nil || r.interval == 0 {
 		return true
@@ -32,15 +27,29 @@ func (l *Limiter) Allow(now int64, r *Rate) bool {
 		tat := l.tat.Load()
 		next, ok := r.next(tat, now)
 		if !ok {
-			if tat-r.tolerance > now {
-				l.tat.CompareAndSwap(tat, now+r.tolerance)
-			}
 			return false
 		}
 		if l.tat.CompareAndSwap(tat, next) {
 			return true
 		}
 	}
+}
+
+// AllowSerial is Allow for a limiter whose calls come one at a time with a
+// clock that never goes back (one connection's messages, on its reader),
+// and whose rate may change between calls (a reload). A state beyond r's
+// bound (TAT later than now + burst × interval), which only a stricter
+// rate can have left there, is first brought back to that bound: the
+// bucket is empty under r, and the next token comes at r's pace, not the
+// old one's. Shared limiters must not use it: concurrent callers' clock
+// readings arrive out of order, and each would give tokens back.
+func (l *Limiter) AllowSerial(now int64, r *Rate) bool {
+	if r != nil && r.interval != 0 {
+		if tat := l.tat.Load(); tat-r.tolerance > now {
+			l.tat.Store(now + r.tolerance)
+		}
+	}
+	return l.Allow(now, r)
 }
 
 // undo returns the token Allow took under r, as though that request had not

@@ -308,7 +308,7 @@ func TestLimiterLooserRateAfterStricter(t *testing.T) {
 	loose := mustRate(t, Limit{Rate: 10, Burst: 2})     // one per 100 ms
 	var l Limiter
 	for i, want := range []bool{true, true, false} {
-		if got := l.Allow(0, strict); got != want {
+		if got := l.AllowSerial(0, strict); got != want {
 			t.Fatalf("strict %d: %v", i, got)
 		}
 	}
@@ -323,8 +323,31 @@ func TestLimiterLooserRateAfterStricter(t *testing.T) {
 		{201 * ms, true},
 	}
 	for i, s := range steps {
-		if got := l.Allow(s.at, loose); got != s.want {
+		if got := l.AllowSerial(s.at, loose); got != s.want {
 			t.Fatalf("loose step %d at %v: Allow = %v, want %v", i, time.Duration(s.at), got, s.want)
 		}
+	}
+}
+
+// Allow, unlike AllowSerial, never gives tokens back: a caller whose clock
+// reading is late (concurrent callers of a shared bucket) is refused
+// without changing the state.
+func TestLimiterAllowIgnoresLateReadings(t *testing.T) {
+	r := mustRate(t, Limit{Rate: 1000, Burst: 1}) // one token per ms
+	var l Limiter
+	if !l.Allow(10*ms, r) {
+		t.Fatal("first request refused")
+	}
+	admitted := 0
+	for range 100 {
+		if l.Allow(10*ms-2*ms, r) { // read 2 ms before the first
+			admitted++
+		}
+		if l.Allow(10*ms, r) {
+			admitted++
+		}
+	}
+	if admitted != 0 {
+		t.Errorf("%d requests admitted within the first one's millisecond, want 0", admitted)
 	}
 }
