@@ -142,8 +142,9 @@ func (a *Authorizer) Share(opts Options) (*Authorizer, error) {
 // Close releases a's share of the keys: when no other Authorizer made by
 // New or Share shares them, their background refreshes stop, and one
 // under way is cancelled. A fetch for an unknown kid that a's Authorize
-// is waiting for is cancelled too. Authorize keeps working with the keys
-// already fetched, and fetches no more. Close may be called more than
+// started goes on while other Authorizers share the keys (its result is
+// theirs), and is cancelled with the rest otherwise. Authorize keeps
+// working with the keys already fetched, and fetches no more. Close may be called more than
 // once; only the first call releases a's share.
 func (a *Authorizer) Close() {
 	a.closeOnce.Do(func() {

@@ -135,8 +135,8 @@ func newKeySet(ctx context.Context, o Options, logger func() *slog.Logger) (jwks
 		// slot is further away than this.
 		RateLimitWaitMax: o.HTTPTimeout,
 		RefreshErrorHandlerFunc: func(string) func(context.Context, error) {
-			return func(fetchCtx context.Context, err error) {
-				if ctx.Err() != nil || errors.Is(context.Cause(fetchCtx), errClosing) {
+			return func(_ context.Context, err error) {
+				if ctx.Err() != nil {
 					return // closing: the fetch was cancelled
 				}
 				log := logger()
@@ -162,7 +162,17 @@ func (a *Authorizer) keyFor(token *jwt.Token) (any, error) {
 	if kid == "" {
 		return nil, unauthorized(reasonNoKID, nil)
 	}
-	jwk, err := a.keys.KeyRead(a.ctx, kid)
+	// An open Authorizer reads under the key source's context: a refresh
+	// for an unknown kid that it starts goes on if it is closed meanwhile,
+	// for the sharers that remain, since the slot the refresh took from the
+	// limiter is theirs too. A closed one reads under its own, ended
+	// context, which the limiter refuses before taking a slot: it fetches
+	// nothing.
+	ctx := a.src.ctx
+	if a.ctx.Err() != nil {
+		ctx = a.ctx
+	}
+	jwk, err := a.keys.KeyRead(ctx, kid)
 	if err != nil {
 		// Not in the set, even after the refresh the limiter allowed (or
 		// refused): both mean this kid cannot be verified now.

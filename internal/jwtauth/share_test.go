@@ -425,7 +425,55 @@ func TestConcurrentAuthorizeWhileClosing(t *testing.T) {
 	}
 }
 
-func TestCloseCancelsItsUnknownKIDFetchQuietly(t *testing.T) {
+// A refresh for an unknown kid that one sharer starts goes on when that
+// sharer is closed meanwhile: the others get the new key from it, without
+// another fetch (the limiter's slot it took is theirs too).
+func TestCloseLetsItsUnknownKIDFetchFinishForOthers(t *testing.T) {
+	iss := newFakeIssuer(t, rsaKeyA())
+	hanging, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if iss.requests.Load() > 0 { // after the first fetch, wait for release
+			hanging <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		iss.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	o := iss.options()
+	o.JWKSURL = srv.URL
+	a := newAuthorizer(t, o)
+	b := share(t, a, o)
+
+	iss.publish(t, rsaKeyA(), rsaKeyC())
+	tokenC := sign(t, jwt.SigningMethodRS256, rsaKeyC(), validClaims())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Authorize(tokenC)
+		done <- err
+	}()
+	<-hanging
+	a.Close()
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the authorizer closed during its fetch: %v, want the fetched key", err)
+	}
+	before := iss.requests.Load()
+	if _, err := b.Authorize(tokenC); err != nil {
+		t.Fatalf("the other sharer, after the fetch: %v", err)
+	}
+	if n := iss.requests.Load() - before; n != 0 {
+		t.Errorf("the other sharer fetched %d more times", n)
+	}
+}
+
+// Closing every sharer cancels a refresh under way, without logging it as
+// a failure.
+func TestClosingEverySharerCancelsAFetchQuietly(t *testing.T) {
 	iss := newFakeIssuer(t, rsaKeyA())
 	hanging := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -446,18 +494,15 @@ func TestCloseCancelsItsUnknownKIDFetchQuietly(t *testing.T) {
 	b := share(t, a, o)
 
 	refused := make(chan error, 1)
-	unknown := sign(t, jwt.SigningMethodRS256, rsaKeyC(), validClaims())
 	go func() {
-		_, err := a.Authorize(unknown)
+		_, err := a.Authorize(sign(t, jwt.SigningMethodRS256, rsaKeyC(), validClaims()))
 		refused <- err
 	}()
 	<-hanging
 	a.Close()
+	b.Close()
 	refusedWith(t, <-refused, http.StatusUnauthorized, reasonUnknownKID)
 	if strings.Contains(logs.String(), "fetching the JWKS failed") {
 		t.Errorf("the fetch cancelled by Close was logged as a failure:\n%s", logs.String())
-	}
-	if _, err := b.Authorize(sign(t, jwt.SigningMethodRS256, rsaKeyA(), validClaims())); err != nil {
-		t.Fatal(err)
 	}
 }
