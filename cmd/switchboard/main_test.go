@@ -176,3 +176,11 @@ func TestServeBadDebugAddressExits1(t *testing.T) {
 		t.Errorf("stderr %q", errOut.String())
 	}
 }
+
+// --watch needs a file to watch.
+func TestWatchNeedsConfig(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"serve", "--watch"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--watch needs --config") {
+		t.Errorf("serve --watch without --config: exit %d, stderr %q", code, errOut.String())
+	}
+}
