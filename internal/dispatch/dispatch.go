@@ -180,9 +180,6 @@ func (r *messageRoute) routeMetrics(m *metrics.Metrics) *metrics.RouteMetrics {
 // attempt, also of deliveries queued before.
 func (d *Dispatcher) Use(rt *Routes) { d.routes.Store(rt) }
 
-// Routes returns the Routes in use.
-func (d *Dispatcher) Routes() *Routes { return d.routes.Load() }
-
 // HandleMessage routes one message with the Routes in use.
 func (d *Dispatcher) HandleMessage(c *session.Conn, msg []byte, binary bool) {
 	d.routes.Load().HandleMessage(c, msg, binary)

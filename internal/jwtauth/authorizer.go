@@ -43,11 +43,11 @@ type Authorizer struct {
 	src        *keySource     // shared with the Authorizers made by Share
 	keys       jwkset.Storage // src.keys
 
-	// ctx bounds the key reads of Authorize: it ends with Close, or when
-	// src stops refreshing, after which a token with an unknown kid no
-	// longer makes the JWKS be fetched.
+	// ctx ends with Close, or when src stops refreshing. Once it has,
+	// Authorize reads keys under it, so a token with an unknown kid no
+	// longer makes the JWKS be fetched (keyFor).
 	ctx       context.Context
-	cancel    context.CancelCauseFunc
+	cancel    context.CancelFunc
 	closeOnce sync.Once
 }
 
@@ -57,9 +57,6 @@ var ErrOtherKeys = errors.New("jwtauth: the options need another key set")
 // ErrClosed is returned by Share when the keys are no longer refreshed:
 // every Authorizer sharing them is closed, or New's ctx has ended.
 var ErrClosed = errors.New("jwtauth: the key set is closed")
-
-// errClosing is the cause of the end of an Authorizer's ctx by Close.
-var errClosing = errors.New("jwtauth: authorizer closed")
 
 // Result is what a valid token tells about its bearer.
 type Result struct {
@@ -148,7 +145,7 @@ func (a *Authorizer) Share(opts Options) (*Authorizer, error) {
 // once; only the first call releases a's share.
 func (a *Authorizer) Close() {
 	a.closeOnce.Do(func() {
-		a.cancel(errClosing)
+		a.cancel()
 		a.src.release(a)
 	})
 }
@@ -177,7 +174,7 @@ func newChecker(o Options) *Authorizer {
 func (a *Authorizer) attach(src *keySource) {
 	a.src = src
 	a.keys = src.keys
-	a.ctx, a.cancel = context.WithCancelCause(src.ctx)
+	a.ctx, a.cancel = context.WithCancel(src.ctx)
 }
 
 // Authorize verifies token and returns its claims and scopes, or an
