@@ -44,12 +44,19 @@ func (l *Limiter) Allow(now int64, r *Rate) bool {
 // old one's. Shared limiters must not use it: concurrent callers' clock
 // readings arrive out of order, and each would give tokens back.
 func (l *Limiter) AllowSerial(now int64, r *Rate) bool {
-	if r != nil && r.interval != 0 {
-		if tat := l.tat.Load(); tat-r.tolerance > now {
-			l.tat.Store(now + r.tolerance)
-		}
+	if r == nil || r.interval == 0 {
+		return true
 	}
-	return l.Allow(now, r)
+	tat := l.tat.Load()
+	bounded := min(tat, now+r.tolerance)
+	next, ok := r.next(bounded, now)
+	switch {
+	case ok:
+		l.tat.Store(next) // serial: no other call can have moved it
+	case bounded != tat:
+		l.tat.Store(bounded)
+	}
+	return ok
 }
 
 // undo returns the token Allow took under r, as though that request had not

@@ -351,3 +351,18 @@ func TestLimiterAllowIgnoresLateReadings(t *testing.T) {
 		t.Errorf("%d requests admitted within the first one's millisecond, want 0", admitted)
 	}
 }
+
+// Under one rate and a clock that never goes back, AllowSerial decides as
+// Allow does.
+func TestAllowSerialMatchesAllow(t *testing.T) {
+	r := mustRate(t, Limit{Rate: 50, Burst: 4}) // one token per 20 ms
+	var a, b Limiter
+	now := int64(0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 10000 {
+		now += rng.Int64N(int64(30 * time.Millisecond))
+		if x, y := a.Allow(now, r), b.AllowSerial(now, r); x != y {
+			t.Fatalf("request %d at %v: Allow %v, AllowSerial %v", i, time.Duration(now), x, y)
+		}
+	}
+}
