@@ -222,21 +222,35 @@ func TestReloadManagementCredentials(t *testing.T) {
 	c.ExpectText("hi")
 }
 
+// outageRetry retries $disconnect deliveries quickly, for a minute.
+const outageRetry = "{initialBackoff: 20ms, maxBackoff: 50ms, retryWindow: 1m}"
+
+// closedDuringOutage runs a gateway whose $disconnect backend is down,
+// opens n connections and closes them, and waits until their deliveries
+// have failed twice as many times as there are (retries under way). It
+// returns the connections' ids.
+func closedDuringOutage(t *testing.T, n int) (*sbt.TestServer, []string) {
+	t.Helper()
+	broken := newFlakyBackend(t, 0)
+	broken.down.Store(true)
+	ts := sbt.RunServer(t, disconnectRetryYAML(broken, outageRetry))
+	clients, ids := dialIDs(t, ts, n)
+	for _, c := range clients {
+		if err := c.Close(1000, "bye"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitOutcomes(t, ts, 10*time.Second, map[string]int{"failed": 2 * n, "delivered": 0}, "failed")
+	return ts, ids
+}
+
 // $disconnect deliveries queued while their backend is down are retried
 // on the route a reload puts in place.
 func TestReloadMendsDisconnectRetries(t *testing.T) {
 	const n = 10
-	broken, mended := newFlakyBackend(t, 0), newFlakyBackend(t, 0)
-	broken.down.Store(true)
-	retry := "{initialBackoff: 20ms, maxBackoff: 50ms, retryWindow: 1m}"
-	ts := sbt.RunServer(t, disconnectRetryYAML(broken, retry))
-	clients, ids := dialIDs(t, ts, n)
-	for _, c := range clients {
-		c.Close(1000, "bye")
-	}
-	waitOutcomes(t, ts, 10*time.Second, map[string]int{"failed": 2 * n, "delivered": 0}, "failed")
-
-	apply(t, ts, disconnectRetryYAML(mended, retry))
+	ts, ids := closedDuringOutage(t, n)
+	mended := newFlakyBackend(t, 0)
+	apply(t, ts, disconnectRetryYAML(mended, outageRetry))
 	waitOutcomes(t, ts, 10*time.Second, map[string]int{"delivered": n, "dropped": 0})
 	for _, id := range ids {
 		if _, delivered := mended.requestIDs(id); len(delivered) != 1 {
@@ -371,17 +385,10 @@ routes:
 // retry are dropped and counted.
 func TestReloadWithoutDisconnectDropsQueued(t *testing.T) {
 	const n = 5
-	broken := newFlakyBackend(t, 0)
-	broken.down.Store(true)
-	ts := sbt.RunServer(t, disconnectRetryYAML(broken, "{initialBackoff: 50ms, maxBackoff: 100ms, retryWindow: 1m}"))
-	clients, _ := dialIDs(t, ts, n)
-	for _, c := range clients {
-		c.Close(1000, "bye")
-	}
-	waitOutcomes(t, ts, 10*time.Second, map[string]int{"failed": n, "delivered": 0}, "failed")
+	ts, _ := closedDuringOutage(t, n)
 	apply(t, ts, sbt.ManagementYAML+`
 metrics: {listen: "127.0.0.1:0"}
-disconnectRetry: {initialBackoff: 50ms, maxBackoff: 100ms, retryWindow: 1m}
+disconnectRetry: `+outageRetry+`
 `+opsEcho)
 	waitOutcomes(t, ts, 10*time.Second, map[string]int{"dropped": n, "delivered": 0})
 }
